@@ -1,0 +1,24 @@
+// The `nestbox` native addon: probeKvm, Machine and version.
+#include <napi.h>
+
+#include "binding/machine_wrap.h"
+#include "binding/probe_kvm_binding.h"
+
+#ifndef NESTBOX_VERSION
+#error "NESTBOX_VERSION must be defined by the build (binding.gyp)"
+#endif
+
+namespace {
+
+// At file scope: NODE_API_MODULE pastes this name into an identifier.
+Napi::Object init_nestbox_addon(Napi::Env env, Napi::Object exports) {
+  using namespace nestbox::binding;
+  exports.Set("probeKvm", Napi::Function::New<probe_kvm>(env, "probeKvm"));
+  exports.Set("Machine", MachineWrap::define_class(env));
+  exports.Set("version", Napi::String::New(env, NESTBOX_VERSION));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nestbox, init_nestbox_addon)

@@ -1,0 +1,146 @@
+#include "binding/js_event_forwarder.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace nestbox::binding {
+
+namespace {
+
+Napi::Object registers_to_js(Napi::Env env, const VcpuRegisters& registers) {
+  // BigInt: 64-bit register values do not fit a double.
+  Napi::Object object = Napi::Object::New(env);
+  for (const auto& [name, value] : registers.named()) {
+    object.Set(std::string(name), Napi::BigInt::New(env, value));
+  }
+  return object;
+}
+
+Napi::Object serial_event(Napi::Env env, const std::vector<std::uint8_t>& bytes) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "serial");
+  Napi::Uint8Array data = Napi::Uint8Array::New(env, bytes.size());
+  std::copy(bytes.begin(), bytes.end(), data.Data());
+  event.Set("data", data);
+  return event;
+}
+
+Napi::Object state_event(Napi::Env env, const StateDelivery& state) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "state");
+  event.Set("state", std::string(machine_state_name(state.state)));
+  if (!state.reason.empty()) {
+    event.Set("reason", state.reason);
+  }
+  return event;
+}
+
+Napi::Object error_event(Napi::Env env, const MachineErrorReport& report) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "error");
+  event.Set("message", report.message);
+  if (report.registers) {
+    event.Set("registers", registers_to_js(env, *report.registers));
+  }
+  return event;
+}
+
+}  // namespace
+
+bool PendingSerialOutput::append(std::span<const std::uint8_t> bytes) {
+  const std::lock_guard lock(mutex_);
+  const bool was_empty = bytes_.empty();
+  bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
+  return was_empty;
+}
+
+std::vector<std::uint8_t> PendingSerialOutput::take() {
+  const std::lock_guard lock(mutex_);
+  return std::exchange(bytes_, {});
+}
+
+void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t* /*context*/,
+                         EventDelivery* raw_delivery) {
+  // The queue handed us ownership (see JsEventForwarder::queue).
+  const std::unique_ptr<EventDelivery> delivery(raw_delivery);
+  if (env == nullptr || on_event.IsEmpty()) {
+    return;  // the environment is shutting down
+  }
+  try {
+    Napi::Object event;
+    if (const auto* serial = std::get_if<SerialDelivery>(delivery.get())) {
+      const std::vector<std::uint8_t> bytes = serial->pending->take();
+      if (bytes.empty()) {
+        return;  // an earlier delivery already carried these bytes
+      }
+      event = serial_event(env, bytes);
+    } else if (const auto* state = std::get_if<StateDelivery>(delivery.get())) {
+      event = state_event(env, *state);
+    } else {
+      event = error_event(env, std::get<ErrorDelivery>(*delivery).report);
+    }
+    on_event.Call({event});
+  } catch (const Napi::Error& error) {
+    // The listener threw: surface it like any uncaught exception in a callback.
+    napi_fatal_exception(env, error.Value());
+  }
+}
+
+JsEventForwarder::JsEventForwarder(Napi::Env env, Napi::Function on_event)
+    : function_(EventFunction::New(env, on_event, "nestbox-machine-events", 0, 1)) {
+  function_.Unref(env);
+}
+
+JsEventForwarder::~JsEventForwarder() { release(); }
+
+void JsEventForwarder::on_serial_output(std::span<const std::uint8_t> bytes) {
+  if (pending_serial_->append(bytes)) {
+    queue(SerialDelivery{pending_serial_});
+  }
+}
+
+void JsEventForwarder::on_state_changed(MachineState state, std::string_view reason) {
+  queue(StateDelivery{state, std::string(reason)});
+}
+
+void JsEventForwarder::on_error(const MachineErrorReport& report) {
+  queue(ErrorDelivery{report});
+}
+
+void JsEventForwarder::keep_process_alive(Napi::Env env, bool alive) {
+  const std::lock_guard lock(release_mutex_);
+  if (released_) {
+    return;
+  }
+  if (alive) {
+    function_.Ref(env);
+  } else {
+    function_.Unref(env);
+  }
+}
+
+void JsEventForwarder::release() {
+  const std::lock_guard lock(release_mutex_);
+  if (!released_) {
+    released_ = true;
+    function_.Release();
+  }
+}
+
+void JsEventForwarder::abandon() {
+  const std::lock_guard lock(release_mutex_);
+  released_ = true;
+}
+
+void JsEventForwarder::queue(EventDelivery delivery) {
+  const std::lock_guard lock(release_mutex_);
+  if (released_) {
+    return;
+  }
+  auto owned = std::make_unique<EventDelivery>(std::move(delivery));
+  if (function_.NonBlockingCall(owned.get()) == napi_ok) {
+    owned.release();  // deliver_event_to_js owns it now
+  }
+}
+
+}  // namespace nestbox::binding

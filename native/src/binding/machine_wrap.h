@@ -1,0 +1,43 @@
+// The JS `Machine` class: owns one native Machine and its event forwarder.
+// Holds no VMM logic; it parses arguments, forwards calls and converts errors.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "binding/js_event_forwarder.h"
+#include "machine/machine.h"
+
+namespace nestbox::binding {
+
+class MachineWrap : public Napi::ObjectWrap<MachineWrap> {
+ public:
+  static Napi::Function define_class(Napi::Env env);
+
+  explicit MachineWrap(const Napi::CallbackInfo& info);
+  ~MachineWrap() override;
+
+ private:
+  using CleanupHook = Napi::Env::CleanupHook<void (*)(MachineWrap*), MachineWrap>;
+
+  Napi::Value start(const Napi::CallbackInfo& info);
+  Napi::Value power_off(const Napi::CallbackInfo& info);
+  Napi::Value close(const Napi::CallbackInfo& info);
+  Napi::Value state(const Napi::CallbackInfo& info);
+  Napi::Value stats(const Napi::CallbackInfo& info);
+
+  // Joins the vCPU threads and frees the VM; the forwarder is released only
+  // when Node is not already tearing it down.
+  void close_machine(bool environment_teardown);
+  static void close_at_environment_teardown(MachineWrap* wrap);
+
+  // Declaration order matters: the machine (and its threads) go before the
+  // forwarder they report to.
+  std::unique_ptr<JsEventForwarder> events_;
+  std::unique_ptr<Machine> machine_;
+  CleanupHook cleanup_hook_;
+  bool cleanup_hook_registered_ = false;
+};
+
+}  // namespace nestbox::binding

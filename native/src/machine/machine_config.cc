@@ -1,0 +1,64 @@
+#include "machine/machine_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "arch/x86/memory_layout.h"
+#include "common/nestbox_error.h"
+
+namespace nestbox {
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw NestboxError(ErrorCode::InvalidConfig, message);
+}
+
+}  // namespace
+
+HostLimits current_host_limits(std::uint32_t kvm_max_vcpus) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  const std::uint64_t bytes = pages > 0 && page_size > 0
+                                  ? static_cast<std::uint64_t>(pages) *
+                                        static_cast<std::uint64_t>(page_size)
+                                  : 0;
+  return HostLimits{bytes, kvm_max_vcpus};
+}
+
+void validate_machine_config(const MachineConfig& config, const HostLimits& host) {
+  if (config.kernel_path.empty()) {
+    invalid("kernelPath: no kernel file given");
+  }
+  if (config.memory_mib < kMinMemoryMiB) {
+    invalid("memoryMiB: " + std::to_string(config.memory_mib) + " MiB is too little; at least " +
+            std::to_string(kMinMemoryMiB) + " MiB is needed");
+  }
+  const std::uint64_t host_mib = host.physical_memory_bytes >> 20;
+  const std::uint64_t max_mib = host_mib > 0 ? std::min(kMaxMemoryMiB, host_mib) : kMaxMemoryMiB;
+  if (config.memory_mib > max_mib) {
+    invalid("memoryMiB: " + std::to_string(config.memory_mib) + " MiB is more than " +
+            (max_mib == host_mib ? "this host's " + std::to_string(host_mib) + " MiB of RAM"
+                                 : "the " + std::to_string(kMaxMemoryMiB) + " MiB limit"));
+  }
+  if (config.cpus < 1) {
+    invalid("cpus: a machine needs at least 1 vCPU");
+  }
+  const std::uint32_t max_cpus = std::min(kMaxSupportedCpus, host.max_vcpus);
+  if (config.cpus > max_cpus) {
+    invalid("cpus: " + std::to_string(config.cpus) + " requested, but this build runs " +
+            std::to_string(max_cpus) +
+            " vCPU per machine (SMP arrives with the interrupt controller)");
+  }
+  if (config.command_line.size() >= x86::layout::kCommandLineCapacity) {
+    invalid("cmdline: " + std::to_string(config.command_line.size()) +
+            " bytes is too long; the limit is " +
+            std::to_string(x86::layout::kCommandLineCapacity - 1));
+  }
+  if (config.command_line.find('\0') != std::string::npos) {
+    invalid("cmdline: contains a NUL byte");
+  }
+}
+
+}  // namespace nestbox

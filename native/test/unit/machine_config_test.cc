@@ -1,0 +1,59 @@
+#include <doctest/doctest.h>
+
+#include "machine/machine_config.h"
+#include "test_helpers.h"
+
+using namespace nestbox;
+using nestbox::test::contains;
+using nestbox::test::expect_error;
+
+namespace {
+
+constexpr HostLimits kHost{8ull << 30, 1024};
+
+MachineConfig valid_config() {
+  MachineConfig config;
+  config.kernel_path = "/boot/vmlinuz";
+  config.memory_mib = 256;
+  config.cpus = 1;
+  config.command_line = "console=ttyS0";
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("machine config: a sensible config passes") {
+  CHECK_NOTHROW(validate_machine_config(valid_config(), kHost));
+}
+
+TEST_CASE("machine config: each bad setting is named in the error") {
+  MachineConfig config = valid_config();
+  config.memory_mib = 8;
+  auto error = expect_error([&] { validate_machine_config(config, kHost); });
+  CHECK(error.code == ErrorCode::InvalidConfig);
+  CHECK(contains(error.message, "memoryMiB"));
+  CHECK(contains(error.message, "at least 16"));
+
+  config = valid_config();
+  config.memory_mib = 16 * 1024;
+  error = expect_error([&] { validate_machine_config(config, kHost); });
+  CHECK(contains(error.message, "8192 MiB of RAM"));
+
+  config = valid_config();
+  config.cpus = 0;
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message, "cpus"));
+
+  config = valid_config();
+  config.cpus = 2;
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message, "cpus: 2"));
+
+  config = valid_config();
+  config.kernel_path.clear();
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "kernelPath"));
+
+  config = valid_config();
+  config.command_line = std::string(70000, 'x');
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "cmdline"));
+}

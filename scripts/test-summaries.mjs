@@ -1,0 +1,27 @@
+// Reads the pass/fail counts from each test runner's closing lines, so `npm test` can
+// refuse a suite that ran nothing and print one total.
+
+/** @typedef {{ passed: number, failed: number }} Counts */
+
+/** Counts from the closing lines of node's test runner (TAP reporter). */
+export function parseNodeTest(/** @type {string} */ output) {
+  const pass = /^# pass (\d+)$/m.exec(output);
+  const fail = /^# fail (\d+)$/m.exec(output);
+  return pass && fail ? { passed: Number(pass[1]), failed: Number(fail[1]) } : null;
+}
+
+/** Counts from doctest's "[doctest] test cases: N | P passed | F failed" line. */
+export function parseDoctest(/** @type {string} */ output) {
+  const match = /test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed/.exec(output);
+  return match ? { passed: Number(match[2]), failed: Number(match[3]) } : null;
+}
+
+/** Counts from Vitest's "Tests  N passed | F failed (T)" line. */
+export function parseVitest(/** @type {string} */ output) {
+  // eslint-disable-next-line no-control-regex
+  const line = output.replace(/\u001b\[[0-9;]*m/g, '').match(/^\s*Tests\s+(.*)$/m);
+  if (!line?.[1]) return null;
+  const passed = /(\d+) passed/.exec(line[1]);
+  const failed = /(\d+) failed/.exec(line[1]);
+  return { passed: Number(passed?.[1] ?? 0), failed: Number(failed?.[1] ?? 0) };
+}
