@@ -54,12 +54,19 @@ const suites = [
   { name: 'build', command: () => [process.execPath, 'scripts/build.mjs'], prerequisite: true },
   {
     name: 'native-unit',
-    command: () => ['make', '--no-print-directory', '-C', 'native/test/unit', 'test'],
+    command: () => ['make', '--no-print-directory', '-j2', '-C', 'native/test/unit', 'test'],
     parse: parseDoctest,
   },
   {
     name: 'native-unit-sanitized',
-    command: () => ['make', '--no-print-directory', '-C', 'native/test/unit', 'test-sanitized'],
+    command: () => [
+      'make',
+      '--no-print-directory',
+      '-j2',
+      '-C',
+      'native/test/unit',
+      'test-sanitized',
+    ],
     parse: parseDoctest,
   },
   {
