@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -137,4 +138,93 @@ TEST_CASE("boot_params: a command line longer than the kernel accepts is refused
   // Protocols before 2.06 did not declare a limit: 255 applies.
   header.version = 0x0205;
   CHECK(max_command_line_length(header) == 255);
+}
+
+TEST_CASE("boot_params: the initrd goes in ramdisk_image/size and their ext_ halves") {
+  const GuestMemory memory = GuestMemory::allocate(layout::guest_ram_regions(32ull << 20));
+  const auto e820 = build_e820_map(memory.regions());
+  BootParamsInputs inputs{std::nullopt, "", e820};
+  inputs.initrd = LoadedInitrd{0x1234'5678'9000ull, 0x2'0000'1000ull};
+  const boot_params params = build_boot_params(inputs, layout::kCommandLineAddress);
+  CHECK(params.hdr.ramdisk_image == 0x5678'9000u);
+  CHECK(params.ext_ramdisk_image == 0x1234u);
+  CHECK(params.hdr.ramdisk_size == 0x1000u);
+  CHECK(params.ext_ramdisk_size == 0x2u);
+
+  // Without an initrd both halves are zero, whatever the kernel file said.
+  test::BzImageSpec spec;
+  auto image = test::build_bzimage(spec);
+  setup_header header{};
+  std::memcpy(&header, image.data() + 0x1f1, sizeof header);
+  header.ramdisk_image = 0xdead;
+  header.ramdisk_size = 0xbeef;
+  const boot_params none = build_boot_params({header, "", e820}, layout::kCommandLineAddress);
+  CHECK(none.hdr.ramdisk_image == 0);
+  CHECK(none.hdr.ramdisk_size == 0);
+  CHECK(none.ext_ramdisk_image == 0);
+}
+
+TEST_CASE("boot_params: the ACPI RSDP address is at 0x070 for every protocol") {
+  const GuestMemory memory = GuestMemory::allocate(layout::guest_ram_regions(32ull << 20));
+  const auto e820 = build_e820_map(memory.regions());
+  CHECK(offsetof(boot_params, acpi_rsdp_addr) == 0x070);
+  BootParamsInputs inputs{std::nullopt, "", e820};
+  inputs.acpi_rsdp_address = 0xf0000;
+  write_boot_params(memory, inputs);
+  const std::uint8_t* page = memory.span(layout::kBootParamsAddress, 4096).data();
+  CHECK(at<std::uint64_t>(page, 0x070) == 0xf0000);
+  CHECK(build_boot_params({std::nullopt, "", e820}, 0).acpi_rsdp_addr == 0);
+}
+
+TEST_CASE("boot_params: loader fields per boot.rst (heap, loader type, 64-bit command line)") {
+  const GuestMemory memory = GuestMemory::allocate(layout::guest_ram_regions(32ull << 20));
+  const auto e820 = build_e820_map(memory.regions());
+  setup_header header{};
+  header.version = 0x020c;
+  header.loadflags = LOADED_HIGH;
+  header.type_of_loader = 0x12;
+  const boot_params params = build_boot_params({header, "x", e820}, 0x1'0002'0000ull);
+  CHECK(params.hdr.type_of_loader == 0xff);
+  CHECK((params.hdr.loadflags & CAN_USE_HEAP) != 0);
+  CHECK((params.hdr.loadflags & LOADED_HIGH) != 0);
+  CHECK((params.hdr.loadflags & KEEP_SEGMENTS) == 0);
+  CHECK(params.hdr.heap_end_ptr == 0xde00);
+  CHECK(params.hdr.cmd_line_ptr == 0x0002'0000u);
+  CHECK(params.ext_cmd_line_ptr == 1u);
+  CHECK(params.sentinel == 0);  // nonzero would make the kernel wipe fields it does not trust
+
+  // The header made up for ELF and flat kernels declares what we fill in.
+  const boot_params synthesized = build_boot_params({std::nullopt, "", e820}, 0);
+  CHECK(synthesized.hdr.version == 0x020f);
+  CHECK((synthesized.hdr.xloadflags & XLF_KERNEL_64) != 0);
+  CHECK(synthesized.hdr.initrd_addr_max == 0x7fffffff);
+  CHECK(synthesized.hdr.cmdline_size == layout::kCommandLineCapacity - 1);
+}
+
+TEST_CASE("e820: sorted, non-overlapping, BIOS area reserved, no RAM in the PCI hole") {
+  for (const std::uint64_t mib : {16ull, 512ull, 3072ull, 3073ull, 8192ull}) {
+    CAPTURE(mib);
+    const auto map = build_e820_map(layout::guest_ram_regions(mib << 20));
+    std::uint64_t ram = 0;
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      if (i > 0) {
+        CHECK(map[i].address >= map[i - 1].address + map[i - 1].size);
+      }
+      if (map[i].type == E820Type::Ram) {
+        ram += map[i].size;
+        const bool in_hole = map[i].address < layout::kPciHoleEnd &&
+                             map[i].address + map[i].size > layout::kPciHoleStart;
+        CHECK_FALSE(in_hole);
+        const bool in_bios = map[i].address < 0x100000 && map[i].address + map[i].size > 0x9fc00;
+        CHECK_FALSE(in_bios);
+      }
+    }
+    CHECK(ram == (mib << 20) - (0x100000 - 0x9fc00));
+    const bool reserved_bios = std::any_of(map.begin(), map.end(), [](const E820Entry& entry) {
+      return entry.type == E820Type::Reserved && entry.address == 0x9fc00 &&
+             entry.address + entry.size == 0x100000;
+    });
+    CHECK(reserved_bios);
+    CHECK((map.back().address + map.back().size > layout::kPciHoleEnd) == (mib > 3072));
+  }
 }

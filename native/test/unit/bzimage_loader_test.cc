@@ -31,6 +31,7 @@ TEST_CASE("bzImage: protected-mode code lands at 1 MiB and entry is startup_64")
   spec.protected_mode = numbered_payload(0x1234);
   spec.init_size = 0x200000;
   spec.cmdline_size = 2047;
+  spec.relocatable_kernel = 0;  // decompresses at pref_address, 1 MiB
   const auto image = build_bzimage(spec);
   const GuestMemory memory = memory_of_mib(16);
 
@@ -142,4 +143,66 @@ TEST_CASE("kernel format detection recognises bzImage and ELF, never guesses fla
   const auto error = expect_error([&] { (void)detect_kernel_format(script); });
   CHECK(error.code == ErrorCode::NotAKernel);
   CHECK(contains(error.message, "flat"));
+}
+
+TEST_CASE("bzImage: the footprint covers where a relocatable kernel decompresses") {
+  // A Debian-like kernel: relocatable, 2 MiB aligned, linked for 16 MiB.
+  BzImageSpec spec;
+  spec.relocatable_kernel = 1;
+  spec.kernel_alignment = 0x200000;
+  spec.pref_address = 0x1000000;
+  spec.init_size = 0x3f98000;
+  const GuestMemory memory = memory_of_mib(128);
+  const LoadedKernel kernel = load_bzimage(build_bzimage(spec), memory);
+  CHECK(kernel.load_start == 0x100000);
+  CHECK(kernel.load_end == 0x1000000 + 0x3f98000);
+
+  // Linked below its aligned load address: it decompresses at 1 MiB rounded up to 2 MiB.
+  spec.pref_address = 0x100000;
+  spec.init_size = 0x100000;
+  CHECK(load_bzimage(build_bzimage(spec), memory).load_end == 0x200000 + 0x100000);
+
+  // Not relocatable: exactly at pref_address.
+  spec.relocatable_kernel = 0;
+  spec.pref_address = 0x400000;
+  CHECK(load_bzimage(build_bzimage(spec), memory).load_end == 0x400000 + 0x100000);
+
+  // The whole range must be RAM: 64 MiB is not enough for the Debian-like one.
+  const GuestMemory small = memory_of_mib(64);
+  BzImageSpec debian = spec;
+  debian.relocatable_kernel = 1;
+  debian.pref_address = 0x1000000;
+  debian.init_size = 0x3f98000;
+  const auto error = expect_error([&] { load_bzimage(build_bzimage(debian), small); });
+  CHECK(error.code == ErrorCode::KernelTooLarge);
+  CHECK(contains(error.message, "0x1000000"));
+}
+
+TEST_CASE("bzImage: absurd alignment, pref_address and payload fields are refused") {
+  const GuestMemory memory = memory_of_mib(16);
+  BzImageSpec spec;
+  spec.kernel_alignment = 0x300000;  // not a power of two
+  CHECK(contains(expect_error([&] { load_bzimage(build_bzimage(spec), memory); }).message,
+                 "kernel_alignment"));
+  spec.kernel_alignment = 0;
+  CHECK(expect_error([&] { load_bzimage(build_bzimage(spec), memory); }).code ==
+        ErrorCode::NotAKernel);
+
+  BzImageSpec far;
+  far.relocatable_kernel = 0;
+  far.pref_address = 0xffffffffffff0000ull;  // would overflow any sum
+  CHECK(contains(expect_error([&] { load_bzimage(build_bzimage(far), memory); }).message,
+                 "pref_address"));
+
+  BzImageSpec payload;
+  payload.payload_offset = 0x300;
+  payload.payload_length = 0x200;  // the protected-mode part is only 0x400 bytes
+  const auto error = expect_error([&] { load_bzimage(build_bzimage(payload), memory); });
+  CHECK(error.code == ErrorCode::NotAKernel);
+  CHECK(contains(error.message, "payload"));
+  payload.payload_offset = 0xffffffff;
+  CHECK(expect_error([&] { load_bzimage(build_bzimage(payload), memory); }).code ==
+        ErrorCode::NotAKernel);
+  payload.payload_offset = 0x200;
+  CHECK_NOTHROW(load_bzimage(build_bzimage(payload), memory));
 }

@@ -32,20 +32,27 @@ TEST_CASE("machine config: each bad setting is named in the error") {
   auto error = expect_error([&] { validate_machine_config(config, kHost); });
   CHECK(error.code == ErrorCode::InvalidConfig);
   CHECK(contains(error.message, "memoryMiB"));
-  CHECK(contains(error.message, "at least 16"));
+  CHECK(contains(error.message, "at least 64"));
 
   config = valid_config();
-  config.memory_mib = 16 * 1024;
+  config.memory_mib = 2ull * 1024 * 1024;
   error = expect_error([&] { validate_machine_config(config, kHost); });
-  CHECK(contains(error.message, "8192 MiB of RAM"));
+  CHECK(contains(error.message, "1 TiB"));
 
   config = valid_config();
   config.cpus = 0;
   CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message, "cpus"));
 
   config = valid_config();
-  config.cpus = 2;
-  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message, "cpus: 2"));
+  config.cpus = 65;
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "cpus: 65 requested; the most a machine can have is 64"));
+
+  config = valid_config();
+  config.cpus = 8;
+  CHECK(contains(expect_error([&] { validate_machine_config(config, HostLimits{8ull << 30, 4}); })
+                     .message,
+                 "this host's KVM allows is 4"));
 
   config = valid_config();
   config.kernel_path.clear();
@@ -56,4 +63,17 @@ TEST_CASE("machine config: each bad setting is named in the error") {
   config.command_line = std::string(70000, 'x');
   CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
                  "cmdline"));
+}
+
+TEST_CASE("machine config: 64 MiB to 64 GiB and more, 1 to 64 vCPUs, whatever the host's RAM") {
+  MachineConfig config = valid_config();
+  for (const std::uint64_t mib : {64ull, 4096ull, 64ull * 1024, 1024ull * 1024}) {
+    config.memory_mib = mib;
+    CHECK_NOTHROW(validate_machine_config(config, kHost));
+  }
+  config.memory_mib = 256;
+  for (const std::uint32_t cpus : {1u, 2u, 4u, 64u}) {
+    config.cpus = cpus;
+    CHECK_NOTHROW(validate_machine_config(config, kHost));
+  }
 }

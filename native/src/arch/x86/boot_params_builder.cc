@@ -17,9 +17,11 @@ setup_header minimal_setup_header() {
   setup_header header{};
   header.boot_flag = kBootFlag;
   header.header = kHeaderMagic;
-  header.version = kMinimumBootProtocol;
+  header.version = kSynthesizedBootProtocol;
   header.loadflags = LOADED_HIGH;
   header.kernel_alignment = 0x1000000;  // what x86-64 Linux uses (CONFIG_PHYSICAL_ALIGN)
+  header.xloadflags = XLF_KERNEL_64;
+  header.initrd_addr_max = static_cast<std::uint32_t>(kDefaultInitrdAddressMax);
   header.cmdline_size = static_cast<std::uint32_t>(layout::kCommandLineCapacity - 1);
   return header;
 }
@@ -44,10 +46,23 @@ boot_params build_boot_params(const BootParamsInputs& inputs, std::uint64_t comm
   boot_params params{};
   params.hdr = inputs.kernel_header.value_or(minimal_setup_header());
   params.hdr.type_of_loader = kLoaderTypeUndefined;
+  // The 64-bit entry never runs the real-mode code, so QUIET and KEEP_SEGMENTS
+  // stay as the kernel declared; the heap is announced as the protocol asks.
+  if (params.hdr.version >= kHeapEndProtocol) {
+    params.hdr.loadflags |= CAN_USE_HEAP;
+    params.hdr.heap_end_ptr = kHeapEndPointer;
+  }
   params.hdr.cmd_line_ptr = static_cast<std::uint32_t>(command_line_address);
   params.ext_cmd_line_ptr = static_cast<std::uint32_t>(command_line_address >> 32);
   params.hdr.ramdisk_image = 0;
   params.hdr.ramdisk_size = 0;
+  if (inputs.initrd) {
+    params.hdr.ramdisk_image = static_cast<std::uint32_t>(inputs.initrd->address);
+    params.ext_ramdisk_image = static_cast<std::uint32_t>(inputs.initrd->address >> 32);
+    params.hdr.ramdisk_size = static_cast<std::uint32_t>(inputs.initrd->size);
+    params.ext_ramdisk_size = static_cast<std::uint32_t>(inputs.initrd->size >> 32);
+  }
+  params.acpi_rsdp_addr = inputs.acpi_rsdp_address;
   params.e820_entries = static_cast<std::uint8_t>(inputs.e820.size());
   for (std::size_t i = 0; i < inputs.e820.size(); ++i) {
     params.e820_table[i].addr = inputs.e820[i].address;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "arch/x86/memory_layout.h"
+#include "common/hex.h"
 #include "common/nestbox_error.h"
 
 namespace nestbox::x86 {
@@ -29,6 +30,36 @@ std::string protocol_version_text(std::uint16_t version) {
 constexpr std::size_t kHeaderEnd = kSetupHeaderOffset + sizeof(setup_header);
 
 }  // namespace
+
+KernelFootprint bzimage_footprint(const setup_header& header, std::uint64_t protected_mode_size) {
+  // arch/x86/boot/compressed/head_64.S: a relocatable kernel decompresses at
+  // its load address rounded up to kernel_alignment, but never below the
+  // address it was linked for (pref_address, protocol 2.10+); a fixed one
+  // decompresses at pref_address. It needs init_size bytes from there.
+  const std::uint64_t load = layout::kKernelLoadAddress;
+  const std::uint64_t preferred =
+      header.version >= 0x020a && header.pref_address != 0 ? header.pref_address : load;
+  std::uint64_t decompress = preferred;
+  if (header.relocatable_kernel != 0) {
+    const std::uint64_t alignment = header.kernel_alignment;
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > layout::kGiB) {
+      throw NestboxError(ErrorCode::NotAKernel, "invalid bzImage: kernel_alignment " +
+                                                    to_hex(alignment) +
+                                                    " is not a power of two up to 1 GiB");
+    }
+    decompress = std::max((load + alignment - 1) & ~(alignment - 1), preferred);
+  }
+  // Bound everything so no sum below can overflow: 64 GiB is far beyond any kernel.
+  constexpr std::uint64_t kLimit = 64 * layout::kGiB;
+  if (decompress > kLimit) {
+    throw NestboxError(ErrorCode::NotAKernel,
+                       "invalid bzImage: pref_address " + to_hex(decompress) + " is absurd");
+  }
+  // init_size arrived in 2.10; older kernels need at least their own size.
+  const std::uint64_t init_size = header.version >= 0x020a ? header.init_size : 0;
+  const std::uint64_t end = std::max(load + protected_mode_size, decompress + init_size);
+  return KernelFootprint{decompress, init_size, end};
+}
 
 bool has_linux_boot_header(std::span<const std::uint8_t> image) {
   return image.size() >= kHeaderMagicOffset + 4 &&
@@ -83,12 +114,22 @@ LoadedKernel load_bzimage(std::span<const std::uint8_t> image, const GuestMemory
                                     std::to_string(protected_mode.size()));
   }
 
-  // The kernel decompresses in place and needs init_size bytes from its load
-  // address; all of it must be RAM.
-  const std::uint64_t footprint = std::max<std::uint64_t>(protected_mode.size(), header.init_size);
-  if (!memory.contains(layout::kKernelLoadAddress, footprint)) {
-    fail(ErrorCode::KernelTooLarge, "the kernel needs " + std::to_string((footprint >> 20) + 1) +
-                                        " MiB of RAM above 1 MiB; give the machine more memory");
+  // Protocol 2.08+: the compressed payload must lie inside the protected-mode part.
+  if (header.version >= 0x0208 && header.payload_length != 0 &&
+      (header.payload_offset > protected_mode.size() ||
+       header.payload_length > protected_mode.size() - header.payload_offset)) {
+    fail(ErrorCode::NotAKernel, "truncated: the compressed payload (" +
+                                    std::to_string(header.payload_length) + " bytes at offset " +
+                                    std::to_string(header.payload_offset) +
+                                    ") extends past the end of the file");
+  }
+
+  const KernelFootprint footprint = bzimage_footprint(header, protected_mode.size());
+  if (!memory.contains(layout::kKernelLoadAddress, footprint.end - layout::kKernelLoadAddress)) {
+    fail(ErrorCode::KernelTooLarge,
+         "the kernel needs RAM up to " + std::to_string((footprint.end + layout::kMiB - 1) >> 20) +
+             " MiB (it decompresses into " + std::to_string(footprint.init_size >> 20) +
+             " MiB at " + to_hex(footprint.decompress_address) + "); give the machine more memory");
   }
   memory.write(layout::kKernelLoadAddress, protected_mode);
 
@@ -101,8 +142,7 @@ LoadedKernel load_bzimage(std::span<const std::uint8_t> image, const GuestMemory
   std::memcpy(&header_for_kernel, image.data() + kSetupHeaderOffset, header_length);
 
   return LoadedKernel{KernelFormat::BzImage, layout::kKernelLoadAddress + kStartup64Offset,
-                      layout::kKernelLoadAddress, layout::kKernelLoadAddress + footprint,
-                      header_for_kernel};
+                      layout::kKernelLoadAddress, footprint.end, header_for_kernel};
 }
 
 }  // namespace nestbox::x86

@@ -29,11 +29,14 @@ std::vector<std::uint8_t> build_bzimage(const BzImageSpec& spec) {
   header.version = spec.version;
   header.loadflags = spec.loadflags;
   header.code32_start = 0x100000;
-  header.kernel_alignment = 0x200000;
-  header.relocatable_kernel = 1;
+  header.kernel_alignment = spec.kernel_alignment;
+  header.relocatable_kernel = spec.relocatable_kernel;
+  header.initrd_addr_max = spec.initrd_addr_max;
+  header.payload_offset = spec.payload_offset;
+  header.payload_length = spec.payload_length;
   header.xloadflags = spec.xloadflags;
   header.cmdline_size = spec.cmdline_size;
-  header.pref_address = 0x100000;
+  header.pref_address = spec.pref_address;
   header.init_size = spec.init_size != 0
                          ? spec.init_size
                          : static_cast<std::uint32_t>((spec.protected_mode.size() + 4095) & ~4095u);

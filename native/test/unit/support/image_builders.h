@@ -18,6 +18,12 @@ struct BzImageSpec {
   std::uint32_t cmdline_size = 255;
   std::uint32_t init_size = 0;  // 0: the protected-mode size rounded to 4 KiB
   std::optional<std::uint32_t> syssize;  // default: the real size in 16-byte units
+  std::uint8_t relocatable_kernel = 1;
+  std::uint32_t kernel_alignment = 0x200000;
+  std::uint64_t pref_address = 0x100000;
+  std::uint32_t initrd_addr_max = 0x7fffffff;
+  std::uint32_t payload_offset = 0;
+  std::uint32_t payload_length = 0;
   std::vector<std::uint8_t> protected_mode = std::vector<std::uint8_t>(0x400, 0x90);
 };
 
