@@ -14,23 +14,44 @@ export interface MachineConfig {
   kernelFormat?: KernelFormat;
   /** The kernel command line, passed through boot_params. */
   cmdline?: string;
-  /** Guest RAM; at least 16 MiB and no more than the host has. */
+  /** An initial ramdisk (e.g. a cpio archive), loaded as Linux's initrd. */
+  initrdPath?: string;
+  /** Guest RAM in MiB: 64 MiB up to 1 TiB (RAM is allocated lazily, so more than the host has is allowed). */
   memoryMiB: number;
-  /** vCPUs; this build runs 1 per machine (SMP arrives with the interrupt controller). */
+  /** vCPUs: 1 to 64 (and no more than the host's KVM allows). */
   cpus: number;
+  /**
+   * What a guest-initiated reset (triple fault, 0xFE to the keyboard controller,
+   * the ACPI reset register) does: true (the default) reboots the machine — a
+   * `reset` event, then the kernel boots afresh; false stops it with reason 'reset'
+   * (`nestbox run --no-reboot`).
+   */
+  rebootOnReset?: boolean;
 }
 
-export type MachineState = 'created' | 'running' | 'stopped' | 'error';
+/**
+ * 'paused': every vCPU is out of the guest (pause() completed); resume() continues.
+ * 'stopped' and 'error' are final.
+ */
+export type MachineState = 'created' | 'running' | 'paused' | 'stopped' | 'error';
 
 /** Why a machine left the running state. */
 export type StopReason =
-  | 'halted' // HLT with interrupts disabled
-  | 'powered-off' // powerOff() or close()
-  | 'shutdown' // triple fault
+  | 'halted' // every vCPU halted with interrupts disabled (or never started)
+  | 'powered-off' // powerOff(), close(), or the guest's ACPI S5 (soft-off) request
+  | 'reset' // the guest reset the machine and rebootOnReset is false
+  | 'reset-loop' // the guest kept resetting (repeated triple faults) even with reboots on
   | 'internal-error' // KVM could not continue (e.g. an instruction it cannot emulate)
   | 'entry-failed' // the CPU refused the vCPU state
   | 'unexpected-exit' // a KVM exit the VMM does not handle
   | 'vmm-failure'; // the VMM itself failed
+
+/** What reset the machine. */
+export type ResetCause =
+  | 'triple-fault' // a CPU shutdown (an exception that could not be delivered)
+  | 'keyboard-controller' // 0xFE written to the i8042 command port (0x64)
+  | 'acpi' // the FADT's reset register
+  | 'host'; // Machine.reset()
 
 export type VcpuRegisterName =
   | 'rax'
@@ -75,6 +96,17 @@ export interface StateEvent {
   reason?: StopReason;
 }
 
+/**
+ * The machine was reset. With `reboot` true the kernel boots again at once (RAM
+ * cleared, every vCPU and device back to power-on state; the state stays
+ * 'running'); otherwise a StateEvent 'stopped' with reason 'reset' follows.
+ */
+export interface ResetEvent {
+  type: 'reset';
+  cause: ResetCause;
+  reboot: boolean;
+}
+
 /** A vCPU could not continue; followed by a StateEvent with state 'error'. */
 export interface ErrorEvent {
   type: 'error';
@@ -83,7 +115,7 @@ export interface ErrorEvent {
   registers?: VcpuRegisters;
 }
 
-export type MachineEvent = SerialEvent | StateEvent | ErrorEvent;
+export type MachineEvent = SerialEvent | StateEvent | ResetEvent | ErrorEvent;
 
 export interface MachineStats {
   /** Guest reads/writes of I/O ports no device claims (reads return all ones). */
@@ -92,6 +124,8 @@ export interface MachineStats {
   unknownMmioReads: number;
   unknownMmioWrites: number;
   serialBytesOut: number;
+  /** Resets so far (each ResetEvent). */
+  resets: number;
 }
 
 /** Codes on errors thrown by `new Machine()` and `start()` (`error.code`). */
@@ -118,12 +152,36 @@ export interface NativeError extends Error {
  * loads the kernel (throwing a NativeError on any problem); `start()` runs it;
  * events arrive on `onEvent` on the JS thread. Call `close()` when done: it
  * joins the vCPU threads and frees the VM (a started machine keeps the
- * process alive until then).
+ * process alive until then). No method blocks for long: requests that take
+ * time complete with an event.
  */
 export interface Machine {
+  /** created → running. Throws INVALID_STATE from any other state. */
   start(): void;
+  /**
+   * Asks every vCPU to leave the guest; returns at once. When all have (within
+   * milliseconds), `state` becomes 'paused' and a StateEvent 'paused' follows.
+   * Serial input sent while paused is kept for the guest. Throws INVALID_STATE
+   * unless running; a second pause() while pausing is ignored.
+   */
+  pause(): void;
+  /** paused → running (a StateEvent 'running' follows). Throws INVALID_STATE unless paused or pausing. */
+  resume(): void;
+  /**
+   * A host reset, like the reset button: a ResetEvent with cause 'host', then a
+   * reboot (or a stop with reason 'reset' when rebootOnReset is false). Throws
+   * INVALID_STATE unless running or paused.
+   */
+  reset(): void;
+  /** Presses the ACPI power button (an SCI the guest OS sees); the guest decides what to do. */
+  powerButton(): void;
   /** Asks the machine to stop; a 'state' event follows. Returns at once. */
   powerOff(): void;
+  /**
+   * Bytes for the guest's COM1 receive FIFO (raising its receive interrupt).
+   * Returns how many were accepted: the rest did not fit the buffer.
+   */
+  sendSerialInput(data: Uint8Array): number;
   /** Stops if needed, joins threads, closes fds. Idempotent. */
   close(): void;
   readonly state: MachineState;

@@ -35,6 +35,14 @@ Napi::Object state_event(Napi::Env env, const StateDelivery& state) {
   return event;
 }
 
+Napi::Object reset_event(Napi::Env env, const ResetDelivery& reset) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "reset");
+  event.Set("cause", std::string(reset_cause_name(reset.cause)));
+  event.Set("reboot", reset.reboot);
+  return event;
+}
+
 Napi::Object error_event(Napi::Env env, const MachineErrorReport& report) {
   Napi::Object event = Napi::Object::New(env);
   event.Set("type", "error");
@@ -76,6 +84,8 @@ void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t*
       event = serial_event(env, bytes);
     } else if (const auto* state = std::get_if<StateDelivery>(delivery.get())) {
       event = state_event(env, *state);
+    } else if (const auto* reset = std::get_if<ResetDelivery>(delivery.get())) {
+      event = reset_event(env, *reset);
     } else {
       event = error_event(env, std::get<ErrorDelivery>(*delivery).report);
     }
@@ -101,6 +111,10 @@ void JsEventForwarder::on_serial_output(std::span<const std::uint8_t> bytes) {
 
 void JsEventForwarder::on_state_changed(MachineState state, std::string_view reason) {
   queue(StateDelivery{state, std::string(reason)});
+}
+
+void JsEventForwarder::on_reset(ResetCause cause, bool reboot) {
+  queue(ResetDelivery{cause, reboot});
 }
 
 void JsEventForwarder::on_error(const MachineErrorReport& report) {

@@ -42,7 +42,11 @@ struct StateDelivery {
 struct ErrorDelivery {
   MachineErrorReport report;
 };
-using EventDelivery = std::variant<SerialDelivery, StateDelivery, ErrorDelivery>;
+struct ResetDelivery {
+  ResetCause cause;
+  bool reboot;
+};
+using EventDelivery = std::variant<SerialDelivery, StateDelivery, ErrorDelivery, ResetDelivery>;
 
 void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t* context,
                          EventDelivery* delivery);
@@ -59,6 +63,7 @@ class JsEventForwarder : public MachineEventSink {
 
   void on_serial_output(std::span<const std::uint8_t> bytes) override;
   void on_state_changed(MachineState state, std::string_view reason) override;
+  void on_reset(ResetCause cause, bool reboot) override;
   void on_error(const MachineErrorReport& report) override;
 
   // JS thread only. Keep the process alive while the machine runs.

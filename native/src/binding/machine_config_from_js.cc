@@ -63,6 +63,22 @@ MachineConfig machine_config_from_js(const Napi::Value& value) {
     config.command_line = command_line.As<Napi::String>().Utf8Value();
   }
 
+  const Napi::Value initrd_path = object.Get("initrdPath");
+  if (!initrd_path.IsUndefined()) {
+    if (!initrd_path.IsString() || initrd_path.As<Napi::String>().Utf8Value().empty()) {
+      type_error(env, "initrdPath must be a non-empty string");
+    }
+    config.initrd_path = initrd_path.As<Napi::String>().Utf8Value();
+  }
+
+  const Napi::Value reboot_on_reset = object.Get("rebootOnReset");
+  if (!reboot_on_reset.IsUndefined()) {
+    if (!reboot_on_reset.IsBoolean()) {
+      type_error(env, "rebootOnReset must be a boolean");
+    }
+    config.reboot_on_reset = reboot_on_reset.As<Napi::Boolean>().Value();
+  }
+
   // Ranges beyond types are checked by validate_machine_config, which knows the host.
   config.memory_mib = whole_number(object, "memoryMiB", 1ull << 40);
   config.cpus = static_cast<std::uint32_t>(whole_number(object, "cpus", 1u << 16));

@@ -11,6 +11,11 @@ Napi::Function MachineWrap::define_class(Napi::Env env) {
   return DefineClass(env, "Machine",
                      {
                          InstanceMethod<&MachineWrap::start>("start"),
+                         InstanceMethod<&MachineWrap::pause>("pause"),
+                         InstanceMethod<&MachineWrap::resume>("resume"),
+                         InstanceMethod<&MachineWrap::reset>("reset"),
+                         InstanceMethod<&MachineWrap::power_button>("powerButton"),
+                         InstanceMethod<&MachineWrap::send_serial_input>("sendSerialInput"),
                          InstanceMethod<&MachineWrap::power_off>("powerOff"),
                          InstanceMethod<&MachineWrap::close>("close"),
                          InstanceMethod<&MachineWrap::stats>("stats"),
@@ -74,6 +79,43 @@ Napi::Value MachineWrap::start(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+template <typename Action>
+Napi::Value MachineWrap::call(const Napi::CallbackInfo& info, Action&& action) {
+  try {
+    action();
+  } catch (const std::exception& error) {
+    throw to_js_error(info.Env(), error);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value MachineWrap::pause(const Napi::CallbackInfo& info) {
+  return call(info, [this] { machine_->pause(); });
+}
+
+Napi::Value MachineWrap::resume(const Napi::CallbackInfo& info) {
+  return call(info, [this] { machine_->resume(); });
+}
+
+Napi::Value MachineWrap::reset(const Napi::CallbackInfo& info) {
+  return call(info, [this] { machine_->reset(); });
+}
+
+Napi::Value MachineWrap::power_button(const Napi::CallbackInfo& info) {
+  return call(info, [this] { machine_->press_power_button(); });
+}
+
+Napi::Value MachineWrap::send_serial_input(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(info.Env(), "sendSerialInput(data): data must be a Uint8Array");
+  }
+  const Napi::Uint8Array data = info[0].As<Napi::Uint8Array>();
+  std::size_t accepted = 0;
+  call(info, [&] { accepted = machine_->send_serial_input({data.Data(), data.ElementLength()}); });
+  return Napi::Number::New(info.Env(), static_cast<double>(accepted));
+}
+
 Napi::Value MachineWrap::power_off(const Napi::CallbackInfo& info) {
   machine_->power_off();
   return info.Env().Undefined();
@@ -96,6 +138,7 @@ Napi::Value MachineWrap::stats(const Napi::CallbackInfo& info) {
   result.Set("unknownMmioReads", static_cast<double>(stats.mmio.unknown_reads));
   result.Set("unknownMmioWrites", static_cast<double>(stats.mmio.unknown_writes));
   result.Set("serialBytesOut", static_cast<double>(stats.serial_bytes_out));
+  result.Set("resets", static_cast<double>(stats.resets));
   return result;
 }
 

@@ -22,6 +22,11 @@ class MachineWrap : public Napi::ObjectWrap<MachineWrap> {
   using CleanupHook = Napi::Env::CleanupHook<void (*)(MachineWrap*), MachineWrap>;
 
   Napi::Value start(const Napi::CallbackInfo& info);
+  Napi::Value pause(const Napi::CallbackInfo& info);
+  Napi::Value resume(const Napi::CallbackInfo& info);
+  Napi::Value reset(const Napi::CallbackInfo& info);
+  Napi::Value power_button(const Napi::CallbackInfo& info);
+  Napi::Value send_serial_input(const Napi::CallbackInfo& info);
   Napi::Value power_off(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value state(const Napi::CallbackInfo& info);
@@ -31,6 +36,9 @@ class MachineWrap : public Napi::ObjectWrap<MachineWrap> {
   // when Node is not already tearing it down.
   void close_machine(bool environment_teardown);
   static void close_at_environment_teardown(MachineWrap* wrap);
+  // Runs `action` on the machine, turning native errors into JS errors.
+  template <typename Action>
+  Napi::Value call(const Napi::CallbackInfo& info, Action&& action);
 
   // Declaration order matters: the machine (and its threads) go before the
   // forwarder they report to.

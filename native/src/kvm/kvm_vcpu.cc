@@ -10,6 +10,7 @@
 
 #include "kvm/kvm_cpuid_table.h"
 #include "kvm/kvm_ioctl.h"
+#include "kvm/kvm_table_ioctls.h"
 
 namespace nestbox::kvm {
 
@@ -79,6 +80,54 @@ void KvmVcpu::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
   CpuidTableBuffer table(static_cast<std::uint32_t>(entries.size()));
   std::copy(entries.begin(), entries.end(), table.entries());
   checked_ioctl(fd_.get(), kSetCpuid2, table.data(), "KVM_SET_CPUID2");
+}
+
+std::uint32_t KvmVcpu::get_mp_state() const {
+  kvm_mp_state state{};
+  checked_ioctl(fd_.get(), KVM_GET_MP_STATE, &state, "KVM_GET_MP_STATE");
+  return state.mp_state;
+}
+
+void KvmVcpu::set_mp_state(std::uint32_t value) const {
+  kvm_mp_state state{};
+  state.mp_state = value;
+  checked_ioctl(fd_.get(), KVM_SET_MP_STATE, &state, "KVM_SET_MP_STATE");
+}
+
+kvm_lapic_state KvmVcpu::get_lapic() const {
+  kvm_lapic_state lapic{};
+  checked_ioctl(fd_.get(), KVM_GET_LAPIC, &lapic, "KVM_GET_LAPIC");
+  return lapic;
+}
+
+void KvmVcpu::set_lapic(const kvm_lapic_state& lapic) const {
+  checked_ioctl(fd_.get(), KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC");
+}
+
+std::size_t KvmVcpu::set_msrs(std::span<const kvm_msr_entry> entries) const {
+  KvmTable<kvm_msr_entry> table(entries);
+  return static_cast<std::size_t>(checked_ioctl(fd_.get(), kSetMsrs, table.data(), "KVM_SET_MSRS"));
+}
+
+std::size_t KvmVcpu::get_msrs(std::span<kvm_msr_entry> entries) const {
+  KvmTable<kvm_msr_entry> table(entries);
+  const auto count =
+      static_cast<std::size_t>(checked_ioctl(fd_.get(), kGetMsrs, table.data(), "KVM_GET_MSRS"));
+  for (std::size_t i = 0; i < count && i < entries.size(); ++i) {
+    entries[i] = table.entry(i);
+  }
+  return count;
+}
+
+bool KvmVcpu::notify_kvmclock_paused() const {
+  for (;;) {
+    if (::ioctl(fd_.get(), KVM_KVMCLOCK_CTRL, 0) == 0) {
+      return true;
+    }
+    if (errno != EINTR && errno != EAGAIN) {
+      return false;
+    }
+  }
 }
 
 }  // namespace nestbox::kvm

@@ -42,6 +42,19 @@ class KvmVcpu {
   void set_sregs(const kvm_sregs& sregs) const;
   void set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
 
+  [[nodiscard]] std::uint32_t get_mp_state() const;  // KVM_MP_STATE_*
+  void set_mp_state(std::uint32_t state) const;
+  [[nodiscard]] kvm_lapic_state get_lapic() const;
+  void set_lapic(const kvm_lapic_state& lapic) const;
+  // KVM_SET_MSRS: KVM stops at the first MSR it refuses; returns how many it set.
+  std::size_t set_msrs(std::span<const kvm_msr_entry> entries) const;
+  // KVM_GET_MSRS: fills in `entries[i].data`; returns how many KVM read.
+  std::size_t get_msrs(std::span<kvm_msr_entry> entries) const;
+  // KVM_KVMCLOCK_CTRL: tells a guest using kvmclock that it was paused, so its
+  // soft-lockup watchdog does not fire. Returns false when the guest has no
+  // kvmclock (KVM answers EINVAL) or the host lacks the ioctl.
+  bool notify_kvmclock_paused() const;
+
  private:
   UniqueFd fd_;
   kvm_run* run_ = nullptr;

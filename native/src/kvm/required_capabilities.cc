@@ -16,6 +16,8 @@ constexpr std::array kRequired = {
     RequiredCapability{KVM_CAP_PIT2, "KVM_CAP_PIT2", "the timer"},
     RequiredCapability{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", "fast device I/O"},
     RequiredCapability{KVM_CAP_IRQFD, "KVM_CAP_IRQFD", "device interrupts"},
+    RequiredCapability{KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING", "interrupt routing"},
+    RequiredCapability{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "starting secondary vCPUs"},
     RequiredCapability{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT",
                        "stopping vCPUs promptly"},
 };

@@ -1,104 +1,89 @@
 #include "machine/machine.h"
 
+#include <exception>
 #include <string>
 #include <utility>
 
-#include "arch/x86/boot_cpu_state.h"
-#include "arch/x86/boot_params_builder.h"
-#include "arch/x86/e820.h"
 #include "arch/x86/kernel_file.h"
-#include "arch/x86/kernel_loader.h"
-#include "arch/x86/long_mode_setup.h"
 #include "arch/x86/memory_layout.h"
-#include "common/hex.h"
 #include "common/nestbox_error.h"
-#include "machine/vcpu_setup.h"
 
 namespace nestbox {
 
 namespace {
 
-// How much each outcome says about the machine; the most serious one wins.
-int severity(VcpuOutcome outcome) {
-  switch (outcome) {
-    case VcpuOutcome::Halted: return 0;
-    case VcpuOutcome::PoweredOff: return 1;
-    case VcpuOutcome::Shutdown: return 2;
-    case VcpuOutcome::Failed: return 3;
+constexpr std::uint64_t kNanosecondsPerMillisecond = 1'000'000;
+// Board generations start at 1; a request that applies whichever boot is current.
+constexpr std::uint64_t kAnyBoot = 0;
+
+BootImages read_boot_images(const MachineConfig& config) {
+  BootImages images;
+  images.kernel = x86::read_kernel_file(config.kernel_path);
+  if (!config.initrd_path.empty()) {
+    images.initrd = x86::read_initrd_file(config.initrd_path);
   }
-  return 3;
+  return images;
 }
 
-x86::LoadedKernel load_kernel_file(const MachineConfig& config, const GuestMemory& memory) {
-  const std::vector<std::uint8_t> image = x86::read_kernel_file(config.kernel_path);
-  try {
-    x86::LoadedKernel kernel = x86::load_kernel(image, config.kernel_format, memory);
-    if (kernel.entry_point >= x86::layout::kIdentityMappedSize) {
-      throw NestboxError(ErrorCode::UnsupportedKernel,
-                         "the entry point " + to_hex(kernel.entry_point) +
-                             " is above 4 GiB, outside the boot page tables");
-    }
-    return kernel;
-  } catch (const NestboxError& error) {
-    // Loader messages describe the image; say which file they are about.
-    throw NestboxError(error.code(), config.kernel_path + ": " + error.what());
-  }
+MachineErrorReport vmm_failure(const std::exception& error) {
+  return MachineErrorReport{std::string("the VMM failed: ") + error.what(), std::nullopt};
 }
 
 }  // namespace
 
 Machine::Machine(const MachineConfig& config, MachineEventSink& events,
                  const std::string& kvm_device_path)
-    : events_(events), system_(kvm::KvmSystem::open(kvm_device_path)) {
+    : config_(config), events_(events), system_(kvm::KvmSystem::open(kvm_device_path)) {
   validate_machine_config(
-      config, current_host_limits(static_cast<std::uint32_t>(system_.max_vcpus())));
+      config_, current_host_limits(static_cast<std::uint32_t>(system_.max_vcpus())));
+  images_ = read_boot_images(config_);
+  supported_cpuid_ = system_.supported_cpuid();
+  memory_.emplace(GuestMemory::allocate(x86::layout::guest_ram_regions(config_.memory_mib << 20)));
+  board_ = build_board();
 
-  memory_.emplace(GuestMemory::allocate(x86::layout::guest_ram_regions(config.memory_mib << 20)));
-  const GuestMemory& memory = *memory_;
-
-  const x86::LoadedKernel kernel = load_kernel_file(config, memory);
-  const std::vector<x86::E820Entry> e820 = x86::build_e820_map(memory.regions());
-  try {
-    x86::write_boot_params(memory, {kernel.linux_setup_header, config.command_line, e820});
-  } catch (const NestboxError& error) {
-    throw NestboxError(error.code(), std::string("cmdline: ") + error.what());
-  }
-  const x86::LongModeState long_mode = x86::install_long_mode_tables(memory);
-
-  vm_.emplace(system_.create_vm());
-  vm_->set_tss_address(x86::layout::kTssAddress);
-  for (std::size_t slot = 0; slot < memory.regions().size(); ++slot) {
-    const GuestRamRegion& region = memory.regions()[slot];
-    vm_->set_user_memory_region(static_cast<std::uint32_t>(slot), region.guest_address,
-                                region.size, memory.host_address_of_region(slot));
-  }
-
-  com1_ = std::make_shared<SerialPort>([this](std::span<const std::uint8_t> bytes) {
-    serial_bytes_out_.fetch_add(bytes.size(), std::memory_order_relaxed);
-    events_.on_serial_output(bytes);
+  const std::uint64_t period =
+      static_cast<std::uint64_t>(kHaltProbeInterval.count()) * kNanosecondsPerMillisecond;
+  halt_probe_timer_.arm(period, period);
+  io_.watch(halt_probe_timer_.fd(), [this] {
+    halt_probe_timer_.consume();
+    on_halt_probe_tick();
   });
-  port_bus_.attach(kCom1Port, uart::kRegisterCount, com1_);
-
-  const std::vector<kvm_cpuid_entry2> supported_cpuid = system_.supported_cpuid();
-  for (std::uint32_t index = 0; index < config.cpus; ++index) {
-    kvm::KvmVcpu vcpu = vm_->create_vcpu(index);
-    const std::vector<kvm_cpuid_entry2> cpuid = guest_cpuid(supported_cpuid, index);
-    vcpu.set_cpuid(cpuid);
-    if (index == 0) {
-      load_boot_cpu_state(vcpu, x86::BootCpuState{long_mode, kernel.entry_point,
-                                                  x86::layout::kBootStackTop,
-                                                  x86::layout::kBootParamsAddress,
-                                                  x86::kRflagsReservedBit1});
-    }
-    vcpus_.push_back(std::make_unique<VcpuThread>(
-        index, std::move(vcpu), port_bus_, mmio_bus_,
-        [this](std::uint32_t vcpu_index, VcpuResult result) {
-          on_vcpu_finished(vcpu_index, std::move(result));
-        }));
-  }
+  board_->attach_io(io_);
 }
 
 Machine::~Machine() { close(); }
+
+std::unique_ptr<Board> Machine::build_board() {
+  const std::uint64_t generation = board_generation_ + 1;
+  BoardCallbacks callbacks;
+  callbacks.serial_output = [this](std::span<const std::uint8_t> bytes) {
+    serial_bytes_out_.fetch_add(bytes.size(), std::memory_order_relaxed);
+    events_.on_serial_output(bytes);
+  };
+  callbacks.reset_requested = [this, generation](ResetCause cause) {
+    io_.post([this, generation, cause] { handle_reset(generation, cause, std::nullopt); });
+  };
+  callbacks.power_off_requested = [this, generation] {
+    io_.post([this, generation] {
+      finish(generation, MachineState::Stopped, stop_reason::kPoweredOff, std::nullopt);
+    });
+  };
+  callbacks.vcpu_finished = [this, generation](std::uint32_t, VcpuResult result) {
+    io_.post([this, generation, result = std::move(result)]() mutable {
+      handle_vcpu_finished(generation, std::move(result));
+    });
+  };
+  // Posted, never called in place: request_pause() may find every vCPU parked
+  // already, and it runs with the machine's locks held.
+  callbacks.all_vcpus_parked = [this, generation] {
+    io_.post([this, generation] { on_all_vcpus_parked(generation); });
+  };
+  auto board = std::make_unique<Board>(system_, *memory_, config_, images_, supported_cpuid_,
+                                       std::move(callbacks));
+  const std::lock_guard lock(board_mutex_);
+  board_generation_ = generation;
+  return board;
+}
 
 void Machine::start() {
   const std::lock_guard lock(state_mutex_);
@@ -111,26 +96,109 @@ void Machine::start() {
                                                     "; only a new machine can be started");
   }
   state_ = MachineState::Running;
-  vcpus_running_ = vcpus_.size();
   // Announce before any vCPU runs, so "running" precedes everything the guest does.
   events_.on_state_changed(MachineState::Running, "");
-  for (const auto& vcpu : vcpus_) {
-    vcpu->start();
+  booted_at_ = std::chrono::steady_clock::now();
+  io_.start();
+  const std::lock_guard board_lock(board_mutex_);
+  board_->start();
+}
+
+void Machine::pause() {
+  const std::lock_guard lock(state_mutex_);
+  if (state_ != MachineState::Running || finishing_) {
+    throw NestboxError(ErrorCode::InvalidState,
+                       "the machine is " + std::string(machine_state_name(state_)) +
+                           "; only a running machine can be paused");
+  }
+  if (pausing_) {
+    return;
+  }
+  pausing_ = true;
+  const std::lock_guard board_lock(board_mutex_);
+  if (board_) {
+    board_->request_pause();  // may call on_all_vcpus_parked on another thread
   }
 }
 
-void Machine::power_off() {
+void Machine::on_all_vcpus_parked(std::uint64_t generation) {
   const std::lock_guard lock(state_mutex_);
-  if (state_ == MachineState::Created) {
-    state_ = MachineState::Stopped;
-    events_.on_state_changed(MachineState::Stopped, stop_reason::kPoweredOff);
-    return;
-  }
-  if (state_ == MachineState::Running) {
-    for (const auto& vcpu : vcpus_) {
-      vcpu->request_stop();
+  {
+    const std::lock_guard board_lock(board_mutex_);
+    if (generation != board_generation_) {
+      return;
     }
   }
+  if (pausing_ && state_ == MachineState::Running && !finishing_) {
+    pausing_ = false;
+    state_ = MachineState::Paused;
+    events_.on_state_changed(MachineState::Paused, "");
+  }
+}
+
+void Machine::resume() {
+  const std::lock_guard lock(state_mutex_);
+  if (!(state_ == MachineState::Paused || (state_ == MachineState::Running && pausing_)) ||
+      finishing_) {
+    throw NestboxError(ErrorCode::InvalidState,
+                       "the machine is " + std::string(machine_state_name(state_)) +
+                           "; only a paused machine can be resumed");
+  }
+  pausing_ = false;
+  {
+    const std::lock_guard board_lock(board_mutex_);
+    if (board_) {
+      board_->resume();
+    }
+  }
+  if (state_ == MachineState::Paused) {
+    state_ = MachineState::Running;
+    events_.on_state_changed(MachineState::Running, "");
+  }
+}
+
+void Machine::reset() {
+  std::uint64_t generation = 0;
+  {
+    const std::lock_guard lock(state_mutex_);
+    if ((state_ != MachineState::Running && state_ != MachineState::Paused) || finishing_) {
+      throw NestboxError(ErrorCode::InvalidState,
+                         "the machine is " + std::string(machine_state_name(state_)) +
+                             "; only a running or paused machine can be reset");
+    }
+    const std::lock_guard board_lock(board_mutex_);
+    generation = board_generation_;
+  }
+  io_.post([this, generation] { handle_reset(generation, ResetCause::Host, std::nullopt); });
+}
+
+void Machine::press_power_button() {
+  const std::lock_guard lock(board_mutex_);
+  if (board_) {
+    board_->press_power_button();
+  }
+}
+
+std::size_t Machine::send_serial_input(std::span<const std::uint8_t> bytes) {
+  const std::lock_guard lock(board_mutex_);
+  return board_ ? board_->send_serial_input(bytes) : 0;
+}
+
+void Machine::power_off() {
+  {
+    const std::lock_guard lock(state_mutex_);
+    if (state_ == MachineState::Created) {
+      state_ = MachineState::Stopped;
+      events_.on_state_changed(MachineState::Stopped, stop_reason::kPoweredOff);
+      return;
+    }
+    if ((state_ != MachineState::Running && state_ != MachineState::Paused) || finishing_) {
+      return;
+    }
+  }
+  io_.post([this] {
+    finish(kAnyBoot, MachineState::Stopped, stop_reason::kPoweredOff, std::nullopt);
+  });
 }
 
 void Machine::close() {
@@ -142,40 +210,159 @@ void Machine::close() {
     closed_ = true;
   }
   power_off();
-  for (const auto& vcpu : vcpus_) {
-    vcpu->join();
+  // Runs the stop posted above (and anything before it), then ends the loop.
+  io_.stop();
+  std::unique_ptr<Board> board = take_board();
+  if (board) {
+    board->request_stop();
+    board->join();
   }
-  // Every thread has finished: release vCPUs, then the VM, then its memory.
-  vcpus_.clear();
-  vm_.reset();
+  board.reset();
   memory_.reset();
 }
 
-void Machine::on_vcpu_finished(std::uint32_t /*vcpu_index*/, VcpuResult result) {
-  const std::lock_guard lock(state_mutex_);
-  if (!worst_outcome_ || severity(result.outcome) > severity(*worst_outcome_)) {
-    worst_outcome_ = result.outcome;
-    stop_reason_ = result.reason;
-    if (result.error) {
-      error_ = std::move(result.error);
+std::unique_ptr<Board> Machine::take_board() {
+  const std::lock_guard lock(board_mutex_);
+  if (board_) {
+    // Stats count every boot: keep what the outgoing board saw.
+    const BusStats ports = board_->port_stats();
+    const BusStats mmio = board_->mmio_stats();
+    retired_ports_.unknown_reads += ports.unknown_reads;
+    retired_ports_.unknown_writes += ports.unknown_writes;
+    retired_mmio_.unknown_reads += mmio.unknown_reads;
+    retired_mmio_.unknown_writes += mmio.unknown_writes;
+  }
+  return std::move(board_);
+}
+
+void Machine::handle_vcpu_finished(std::uint64_t generation, VcpuResult result) {
+  switch (result.outcome) {
+    case VcpuOutcome::Stopped:
+      return;  // we asked for it
+    case VcpuOutcome::Shutdown:
+      handle_reset(generation, ResetCause::TripleFault, std::move(result.error));
+      return;
+    case VcpuOutcome::Failed:
+      finish(generation, MachineState::Error, result.reason, std::move(result.error));
+      return;
+  }
+}
+
+void Machine::handle_reset(std::uint64_t generation, ResetCause cause,
+                           std::optional<MachineErrorReport> report) {
+  {
+    const std::lock_guard lock(state_mutex_);
+    const std::lock_guard board_lock(board_mutex_);
+    if (generation != board_generation_ || finishing_ || !board_) {
+      return;  // a second report of the same reset, or the machine is stopping anyway
     }
   }
-  // A triple fault or a failure ends the whole machine, not just this vCPU.
-  if (result.outcome == VcpuOutcome::Shutdown || result.outcome == VcpuOutcome::Failed) {
-    for (const auto& vcpu : vcpus_) {
-      vcpu->request_stop();
-    }
+  if (cause == ResetCause::TripleFault &&
+      std::chrono::steady_clock::now() - booted_at_ < kResetLoopWindow) {
+    ++quick_triple_faults_;
+  } else {
+    quick_triple_faults_ = cause == ResetCause::TripleFault ? 1 : 0;
   }
-  if (--vcpus_running_ > 0) {
+  if (quick_triple_faults_ >= kResetLoopLimit) {
+    MachineErrorReport error = report.value_or(MachineErrorReport{});
+    error.message = "the guest triple-faulted " + std::to_string(quick_triple_faults_) +
+                    " times in a row, each within " +
+                    std::to_string(kResetLoopWindow.count()) +
+                    " s of booting: stopped instead of rebooting again (" +
+                    (error.message.empty() ? std::string("triple fault") : error.message) + ")";
+    finish(generation, MachineState::Error, stop_reason::kResetLoop, std::move(error));
     return;
   }
-  if (error_) {
-    state_ = MachineState::Error;
-    events_.on_error(*error_);
-  } else {
-    state_ = MachineState::Stopped;
+
+  std::unique_ptr<Board> old_board = take_board();
+  old_board->request_stop();
+  old_board->join();
+  old_board->detach_io(io_);
+  old_board.reset();
+  {
+    const std::lock_guard lock(state_mutex_);
+    ++resets_;
+    events_.on_reset(cause, config_.reboot_on_reset);
   }
-  events_.on_state_changed(state_, stop_reason_);
+  if (!config_.reboot_on_reset) {
+    finish(generation, MachineState::Stopped, stop_reason::kReset, std::nullopt);
+    return;
+  }
+
+  std::unique_ptr<Board> board;
+  try {
+    memory_->discard_all();
+    board = build_board();  // bumps board_generation_: late reports of the old boot are ignored
+    board->attach_io(io_);
+  } catch (const std::exception& error) {
+    finish(generation, MachineState::Error, stop_reason::kVmmFailure, vmm_failure(error));
+    return;
+  }
+  const std::lock_guard lock(state_mutex_);
+  if (finishing_) {
+    return;
+  }
+  const bool was_paused = state_ == MachineState::Paused;
+  state_ = MachineState::Running;
+  {
+    const std::lock_guard board_lock(board_mutex_);
+    board_ = std::move(board);
+    if (pausing_) {
+      board_->request_pause();  // asked for during the reboot: it completes on the new board
+    }
+    booted_at_ = std::chrono::steady_clock::now();
+    board_->start();
+  }
+  if (was_paused) {
+    events_.on_state_changed(MachineState::Running, "");
+  }
+}
+
+void Machine::finish(std::uint64_t generation, MachineState final_state, std::string_view reason,
+                     std::optional<MachineErrorReport> error) {
+  {
+    const std::lock_guard lock(state_mutex_);
+    if (finishing_ || state_ == MachineState::Stopped || state_ == MachineState::Error) {
+      return;
+    }
+    const std::lock_guard board_lock(board_mutex_);
+    // A report from a board that a reboot already replaced no longer applies.
+    if (generation != kAnyBoot && generation != board_generation_) {
+      return;
+    }
+    finishing_ = true;
+  }
+  halt_probe_timer_.arm(0);
+  std::unique_ptr<Board> board = take_board();
+  if (board) {
+    board->request_stop();
+    board->join();
+    board->detach_io(io_);
+  }
+  board.reset();
+  const std::lock_guard lock(state_mutex_);
+  state_ = final_state;
+  pausing_ = false;
+  if (error) {
+    events_.on_error(*error);
+  }
+  events_.on_state_changed(final_state, reason);
+}
+
+void Machine::on_halt_probe_tick() {
+  std::uint64_t generation = 0;
+  {
+    const std::lock_guard lock(state_mutex_);
+    if (state_ != MachineState::Running || pausing_ || finishing_) {
+      return;
+    }
+    const std::lock_guard board_lock(board_mutex_);
+    if (!board_ || !board_->probe_for_halt()) {
+      return;
+    }
+    generation = board_generation_;
+  }
+  finish(generation, MachineState::Stopped, stop_reason::kHalted, std::nullopt);
 }
 
 MachineState Machine::state() const {
@@ -189,8 +376,24 @@ bool Machine::closed() const {
 }
 
 MachineStats Machine::stats() const {
-  return MachineStats{port_bus_.stats(), mmio_bus_.stats(),
-                      serial_bytes_out_.load(std::memory_order_relaxed)};
+  MachineStats stats;
+  {
+    const std::lock_guard lock(board_mutex_);
+    stats.ports = retired_ports_;
+    stats.mmio = retired_mmio_;
+    if (board_) {
+      const BusStats ports = board_->port_stats();
+      const BusStats mmio = board_->mmio_stats();
+      stats.ports.unknown_reads += ports.unknown_reads;
+      stats.ports.unknown_writes += ports.unknown_writes;
+      stats.mmio.unknown_reads += mmio.unknown_reads;
+      stats.mmio.unknown_writes += mmio.unknown_writes;
+    }
+  }
+  stats.serial_bytes_out = serial_bytes_out_.load(std::memory_order_relaxed);
+  const std::lock_guard lock(state_mutex_);
+  stats.resets = resets_;
+  return stats;
 }
 
 }  // namespace nestbox

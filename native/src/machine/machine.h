@@ -1,41 +1,57 @@
-// A virtual machine: guest RAM, the KVM VM and its vCPU threads, the buses
-// and the devices on them, booted directly into a kernel image.
+// A virtual machine: guest RAM, the KVM VM with its in-kernel interrupt
+// controllers, one thread per vCPU, the devices, and one I/O thread.
 //
 // Lifecycle: the constructor builds everything and loads the kernel (all
-// configuration errors surface there); start() runs the vCPUs; the machine
-// stops by itself (halt, triple fault, error) or on power_off(); close()
-// joins the threads and releases every fd and mapping. Events go to the
-// MachineEventSink, from vCPU threads.
+// configuration errors surface there); start() runs the vCPUs; pause() and
+// resume() park and release them; a guest or host reset rebuilds the board
+// (everything but RAM, which is cleared) and boots again, or stops the
+// machine when reboot_on_reset is off; the machine stops by itself (ACPI S5,
+// every vCPU halted, an error) or on power_off(); close() joins the threads
+// and releases every fd and mapping. Events go to the MachineEventSink, from
+// vCPU threads and the I/O thread.
+//
+// Threads: lifecycle work that must stop and join vCPU threads (reset, stop,
+// failure) always runs on the I/O thread, since a vCPU thread cannot join
+// itself. Locks: state_mutex_ (state, events ordering) is never held while
+// joining vCPU threads; board_mutex_ guards the board pointer only.
 #pragma once
 
+#include <linux/kvm.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "bus/address_bus.h"
-#include "devices/serial/serial_port.h"
 #include "kvm/kvm_system.h"
-#include "kvm/kvm_vm.h"
+#include "machine/board.h"
+#include "machine/io_thread.h"
 #include "machine/machine_config.h"
 #include "machine/machine_events.h"
 #include "machine/machine_state.h"
-#include "machine/vcpu_thread.h"
 #include "memory/guest_memory.h"
 
 namespace nestbox {
-
-inline constexpr std::uint16_t kCom1Port = 0x3f8;
 
 struct MachineStats {
   BusStats ports;
   BusStats mmio;
   std::uint64_t serial_bytes_out = 0;
+  std::uint64_t resets = 0;
 };
+
+// Repeated triple faults soon after booting are a reset loop, not a reboot.
+inline constexpr std::chrono::seconds kResetLoopWindow{5};
+inline constexpr int kResetLoopLimit = 3;
+// How often silent vCPUs are checked for "halted with interrupts off".
+inline constexpr std::chrono::milliseconds kHaltProbeInterval{200};
 
 class Machine {
  public:
@@ -47,9 +63,20 @@ class Machine {
 
   // created → running. Throws InvalidState from any other state.
   void start();
+  // running → paused, completed by a state event once every vCPU is out of
+  // the guest. Returns at once. Throws InvalidState unless running.
+  void pause();
+  // paused (or pausing) → running. Throws InvalidState otherwise.
+  void resume();
+  // A host reset: reset event, then reboot or stop. Throws InvalidState
+  // unless running or paused.
+  void reset();
+  void press_power_button();
   // Asks the machine to stop; returns at once. A state event follows.
   // A machine that never started stops immediately; a stopped one ignores it.
   void power_off();
+  // Bytes for COM1's receive FIFO; returns how many were accepted.
+  std::size_t send_serial_input(std::span<const std::uint8_t> bytes);
   // Stops the vCPUs if needed, joins their threads and frees the VM. Idempotent.
   void close();
 
@@ -58,28 +85,44 @@ class Machine {
   [[nodiscard]] bool closed() const;
 
  private:
-  void on_vcpu_finished(std::uint32_t vcpu_index, VcpuResult result);
+  std::unique_ptr<Board> build_board();
+  // I/O thread only.
+  void handle_vcpu_finished(std::uint64_t generation, VcpuResult result);
+  void handle_reset(std::uint64_t generation, ResetCause cause,
+                    std::optional<MachineErrorReport> report);
+  void finish(std::uint64_t generation, MachineState final_state, std::string_view reason,
+              std::optional<MachineErrorReport> error);
+  std::unique_ptr<Board> take_board();
+  void on_halt_probe_tick();
+  void on_all_vcpus_parked(std::uint64_t generation);
 
+  MachineConfig config_;
   MachineEventSink& events_;
   kvm::KvmSystem system_;
+  std::vector<kvm_cpuid_entry2> supported_cpuid_;
+  BootImages images_;
   std::optional<GuestMemory> memory_;
-  std::optional<kvm::KvmVm> vm_;
-  AddressBus port_bus_{"port I/O"};
-  AddressBus mmio_bus_{"MMIO"};
-  std::shared_ptr<SerialPort> com1_;
   std::atomic<std::uint64_t> serial_bytes_out_{0};
 
   mutable std::mutex state_mutex_;
   MachineState state_ = MachineState::Created;
+  bool pausing_ = false;
+  bool finishing_ = false;  // a stop is on its way
   bool closed_ = false;
-  std::size_t vcpus_running_ = 0;
-  // The most serious way a vCPU has finished so far, and its report if it failed.
-  std::optional<VcpuOutcome> worst_outcome_;
-  std::string_view stop_reason_;
-  std::optional<MachineErrorReport> error_;
+  std::uint64_t resets_ = 0;
 
-  // Last: destroyed first, so no vCPU thread outlives the buses and memory it uses.
-  std::vector<std::unique_ptr<VcpuThread>> vcpus_;
+  // I/O thread only.
+  std::chrono::steady_clock::time_point booted_at_;
+  int quick_triple_faults_ = 0;
+
+  mutable std::mutex board_mutex_;
+  std::uint64_t board_generation_ = 0;  // under board_mutex_: which boot is current
+  BusStats retired_ports_;              // under board_mutex_: stats of earlier boots
+  BusStats retired_mmio_;
+  IoTimer halt_probe_timer_;
+  // close() stops this before it releases the board and memory.
+  IoThread io_;
+  std::unique_ptr<Board> board_;
 };
 
 }  // namespace nestbox

@@ -35,21 +35,19 @@ void validate_machine_config(const MachineConfig& config, const HostLimits& host
     invalid("memoryMiB: " + std::to_string(config.memory_mib) + " MiB is too little; at least " +
             std::to_string(kMinMemoryMiB) + " MiB is needed");
   }
-  const std::uint64_t host_mib = host.physical_memory_bytes >> 20;
-  const std::uint64_t max_mib = host_mib > 0 ? std::min(kMaxMemoryMiB, host_mib) : kMaxMemoryMiB;
-  if (config.memory_mib > max_mib) {
-    invalid("memoryMiB: " + std::to_string(config.memory_mib) + " MiB is more than " +
-            (max_mib == host_mib ? "this host's " + std::to_string(host_mib) + " MiB of RAM"
-                                 : "the " + std::to_string(kMaxMemoryMiB) + " MiB limit"));
+  if (config.memory_mib > kMaxMemoryMiB) {
+    invalid("memoryMiB: " + std::to_string(config.memory_mib) + " MiB is more than the " +
+            std::to_string(kMaxMemoryMiB) + " MiB (1 TiB) limit");
   }
   if (config.cpus < 1) {
     invalid("cpus: a machine needs at least 1 vCPU");
   }
   const std::uint32_t max_cpus = std::min(kMaxSupportedCpus, host.max_vcpus);
   if (config.cpus > max_cpus) {
-    invalid("cpus: " + std::to_string(config.cpus) + " requested, but this build runs " +
-            std::to_string(max_cpus) +
-            " vCPU per machine (SMP arrives with the interrupt controller)");
+    invalid("cpus: " + std::to_string(config.cpus) + " requested; the most " +
+            (max_cpus == kMaxSupportedCpus ? std::string("a machine can have")
+                                           : std::string("this host's KVM allows")) +
+            " is " + std::to_string(max_cpus));
   }
   if (config.command_line.size() >= x86::layout::kCommandLineCapacity) {
     invalid("cmdline: " + std::to_string(config.command_line.size()) +

@@ -15,6 +15,8 @@ struct MachineConfig {
   std::string command_line;
   std::uint64_t memory_mib = 0;
   std::uint32_t cpus = 1;
+  std::string initrd_path;      // empty: none
+  bool reboot_on_reset = true;  // false: a guest reset stops the machine
 };
 
 struct HostLimits {
@@ -22,11 +24,14 @@ struct HostLimits {
   std::uint32_t max_vcpus;
 };
 
-inline constexpr std::uint64_t kMinMemoryMiB = 16;
+inline constexpr std::uint64_t kMinMemoryMiB = 64;
+// Guest RAM is a lazily populated memfd, so a machine may be given more than
+// the host has (pages are only allocated when the guest touches them); this
+// caps it at a size the guest-physical address space and page tables handle.
 inline constexpr std::uint64_t kMaxMemoryMiB = 1024 * 1024;  // 1 TiB
-// SMP needs the in-kernel interrupt controller to start application
-// processors (INIT/SIPI); until it lands, machines have one vCPU.
-inline constexpr std::uint32_t kMaxSupportedCpus = 1;
+// One socket of up to 64 cores (the MADT, CPUID topology and APIC IDs are
+// built for this; xAPIC IDs stay below 255).
+inline constexpr std::uint32_t kMaxSupportedCpus = 64;
 
 HostLimits current_host_limits(std::uint32_t kvm_max_vcpus);
 

@@ -14,6 +14,19 @@
 
 namespace nestbox {
 
+// What reset the machine (JS: ResetEvent.cause).
+enum class ResetCause { TripleFault, KeyboardController, Acpi, Host };
+
+constexpr std::string_view reset_cause_name(ResetCause cause) {
+  switch (cause) {
+    case ResetCause::TripleFault: return "triple-fault";
+    case ResetCause::KeyboardController: return "keyboard-controller";
+    case ResetCause::Acpi: return "acpi";
+    case ResetCause::Host: return "host";
+  }
+  return "host";
+}
+
 struct MachineErrorReport {
   std::string message;
   std::optional<VcpuRegisters> registers;  // absent when they could not be read
@@ -26,6 +39,8 @@ class MachineEventSink {
   // Bytes the guest wrote to the serial console, in order; possibly one at a time.
   virtual void on_serial_output(std::span<const std::uint8_t> bytes) = 0;
   virtual void on_state_changed(MachineState state, std::string_view reason) = 0;
+  // The machine was reset; `reboot`: it boots again (else a Stopped state follows).
+  virtual void on_reset(ResetCause cause, bool reboot) = 0;
   // Sent before the state change to Error it explains.
   virtual void on_error(const MachineErrorReport& report) = 0;
 };

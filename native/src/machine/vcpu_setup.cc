@@ -2,15 +2,6 @@
 
 namespace nestbox {
 
-namespace {
-
-constexpr std::uint32_t kCpuidFeatures = 0x1;
-constexpr std::uint32_t kCpuidExtendedTopology = 0xb;
-constexpr std::uint32_t kCpuidExtendedTopologyV2 = 0x1f;
-constexpr std::uint32_t kCpuidHypervisorBit = 1u << 31;  // leaf 1 ECX
-
-}  // namespace
-
 kvm_segment to_kvm_segment(const x86::SegmentRegister& segment) {
   const x86::SegmentDescriptor& d = segment.descriptor;
   kvm_segment result{};
@@ -66,21 +57,6 @@ VcpuRegisters read_vcpu_registers(const kvm::KvmVcpu& vcpu) {
                        r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
                        r.rip, r.rflags, s.cr0, s.cr2, s.cr3, s.cr4, s.efer,
                        s.cs.selector, s.ss.selector};
-}
-
-std::vector<kvm_cpuid_entry2> guest_cpuid(std::span<const kvm_cpuid_entry2> supported,
-                                          std::uint32_t vcpu_index) {
-  std::vector<kvm_cpuid_entry2> entries(supported.begin(), supported.end());
-  for (kvm_cpuid_entry2& entry : entries) {
-    if (entry.function == kCpuidFeatures) {
-      entry.ebx = (entry.ebx & 0x00ffffffu) | (vcpu_index << 24);  // initial APIC ID
-      entry.ecx |= kCpuidHypervisorBit;
-    } else if (entry.function == kCpuidExtendedTopology ||
-               entry.function == kCpuidExtendedTopologyV2) {
-      entry.edx = vcpu_index;  // x2APIC ID
-    }
-  }
-  return entries;
 }
 
 }  // namespace nestbox

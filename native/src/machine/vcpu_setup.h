@@ -4,10 +4,6 @@
 
 #include <linux/kvm.h>
 
-#include <cstdint>
-#include <span>
-#include <vector>
-
 #include "arch/x86/boot_cpu_state.h"
 #include "kvm/kvm_vcpu.h"
 #include "machine/vcpu_registers.h"
@@ -19,10 +15,5 @@ kvm_segment to_kvm_segment(const x86::SegmentRegister& segment);
 void load_boot_cpu_state(const kvm::KvmVcpu& vcpu, const x86::BootCpuState& state);
 
 VcpuRegisters read_vcpu_registers(const kvm::KvmVcpu& vcpu);
-
-// The host-supported CPUID adjusted for one vCPU: its APIC ID, and the
-// hypervisor-present bit so the guest knows it is virtualised.
-std::vector<kvm_cpuid_entry2> guest_cpuid(std::span<const kvm_cpuid_entry2> supported,
-                                          std::uint32_t vcpu_index);
 
 }  // namespace nestbox

@@ -44,16 +44,62 @@ std::string describe_internal_error(const kvm_run& run) {
 
 }  // namespace
 
+void VcpuRunControl::request_pause() {
+  std::unique_lock lock(mutex_);
+  pause_.store(true);
+  notify_if_all_parked(lock);
+}
+
+void VcpuRunControl::resume() {
+  {
+    const std::lock_guard lock(mutex_);
+    pause_.store(false);
+  }
+  wakeup_.notify_all();
+}
+
+void VcpuRunControl::request_stop() {
+  {
+    const std::lock_guard lock(mutex_);
+    stop_.store(true);
+  }
+  wakeup_.notify_all();
+}
+
+void VcpuRunControl::park() {
+  std::unique_lock lock(mutex_);
+  ++parked_;
+  notify_if_all_parked(lock);
+  wakeup_.wait(lock, [this] { return !pause_.load() || stop_.load(); });
+  --parked_;
+}
+
+void VcpuRunControl::count_finished_thread() {
+  std::unique_lock lock(mutex_);
+  ++parked_;
+  notify_if_all_parked(lock);
+}
+
+void VcpuRunControl::notify_if_all_parked(std::unique_lock<std::mutex>& lock) {
+  if (pause_.load() && parked_ == vcpu_count_ && on_all_parked_) {
+    lock.unlock();
+    on_all_parked_();
+    lock.lock();
+  }
+}
+
 VcpuThread::VcpuThread(std::uint32_t index, kvm::KvmVcpu vcpu, AddressBus& port_bus,
-                       AddressBus& mmio_bus, OnFinished on_finished)
+                       AddressBus& mmio_bus, VcpuRunControl& control, OnFinished on_finished)
     : index_(index),
       vcpu_(std::move(vcpu)),
       port_bus_(port_bus),
       mmio_bus_(mmio_bus),
+      control_(control),
       on_finished_(std::move(on_finished)) {}
 
 VcpuThread::~VcpuThread() {
-  request_stop();
+  control_.request_stop();
+  kick();
   join();
 }
 
@@ -62,18 +108,18 @@ void VcpuThread::start() {
   thread_ = std::thread([this] { thread_main(); });
 }
 
-void VcpuThread::request_stop() {
-  {
-    const std::lock_guard lock(park_mutex_);
-    stop_requested_.store(true, std::memory_order_release);
-  }
-  park_wakeup_.notify_all();
+void VcpuThread::kick() {
   // immediate_exit covers a kick that lands before the thread enters KVM_RUN;
-  // the signal covers one already inside it.
+  // the signal covers one already inside it (including a halted vCPU).
   vcpu_.set_immediate_exit(true);
   if (thread_.joinable()) {
     send_vcpu_kick(thread_.native_handle());
   }
+}
+
+void VcpuThread::probe() {
+  probe_requested_.store(true);
+  kick();
 }
 
 void VcpuThread::join() {
@@ -85,6 +131,7 @@ void VcpuThread::join() {
 void VcpuThread::thread_main() {
   unblock_vcpu_kick_signal();
   VcpuResult result = run_until_done();
+  control_.count_finished_thread();
   if (on_finished_) {
     on_finished_(index_, std::move(result));
   }
@@ -92,17 +139,46 @@ void VcpuThread::thread_main() {
 
 VcpuResult VcpuThread::run_until_done() {
   try {
-    while (!stop_requested_.load(std::memory_order_acquire)) {
-      if (vcpu_.run() == kvm::RunOutcome::Interrupted) {
-        continue;  // kicked, or KVM asked for a retry: re-check the stop flag
+    for (;;) {
+      if (control_.stop_requested()) {
+        return VcpuResult{VcpuOutcome::Stopped, stop_reason::kPoweredOff, std::nullopt};
       }
+      if (control_.pause_requested()) {
+        // Out of KVM_RUN for a while: tell a kvmclock guest, so its watchdogs
+        // do not count the pause as a lockup.
+        vcpu_.notify_kvmclock_paused();
+        control_.park();
+        continue;
+      }
+      const kvm::RunOutcome outcome = vcpu_.run();
+      // Clear before reading the flags: a requester sets its flag first, then
+      // immediate_exit, so a request is never lost between the two.
+      vcpu_.set_immediate_exit(false);
+      if (outcome == kvm::RunOutcome::Interrupted) {
+        // A kick (stop, pause, probe) or KVM's "retry" (an AP that got INIT).
+        halted_for_good_.store(probe_requested_.exchange(false) && check_halted_for_good());
+        continue;
+      }
+      halted_for_good_.store(false);
+      exits_.fetch_add(1, std::memory_order_relaxed);
       if (std::optional<VcpuResult> done = handle_exit()) {
         return std::move(*done);
       }
     }
-    return VcpuResult{VcpuOutcome::PoweredOff, stop_reason::kPoweredOff, std::nullopt};
   } catch (const std::exception& error) {
     return failure(stop_reason::kVmmFailure, error.what());
+  }
+}
+
+bool VcpuThread::check_halted_for_good() {
+  switch (vcpu_.get_mp_state()) {
+    case KVM_MP_STATE_UNINITIALIZED:
+    case KVM_MP_STATE_INIT_RECEIVED:
+      return true;  // an AP nobody started
+    case KVM_MP_STATE_HALTED:
+      return (vcpu_.get_regs().rflags & kRflagsInterruptEnable) == 0;
+    default:
+      return false;
   }
 }
 
@@ -116,9 +192,16 @@ std::optional<VcpuResult> VcpuThread::handle_exit() {
       handle_mmio();
       return std::nullopt;
     case KVM_EXIT_HLT:
-      return handle_halt();
-    case KVM_EXIT_SHUTDOWN:
-      return VcpuResult{VcpuOutcome::Shutdown, stop_reason::kShutdown, std::nullopt};
+    case KVM_EXIT_INTR:
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+      // The in-kernel LAPIC handles HLT; these only mean "run again".
+      return std::nullopt;
+    case KVM_EXIT_SHUTDOWN: {
+      // Kept for the report should the guest keep doing this (a reset loop).
+      VcpuResult result = failure(stop_reason::kResetLoop, "triple fault");
+      result.outcome = VcpuOutcome::Shutdown;
+      return result;
+    }
     case KVM_EXIT_INTERNAL_ERROR:
       return failure(stop_reason::kInternalError,
                      "KVM internal error: " + describe_internal_error(run));
@@ -126,8 +209,6 @@ std::optional<VcpuResult> VcpuThread::handle_exit() {
       return failure(stop_reason::kEntryFailed,
                      "the CPU refused to enter the guest (hardware entry failure reason " +
                          to_hex(run.fail_entry.hardware_entry_failure_reason) + ")");
-    case KVM_EXIT_INTR:
-      return std::nullopt;  // a signal arrived; the loop re-checks the stop flag
     default:
       return failure(stop_reason::kUnexpectedExit,
                      "unexpected KVM exit " + std::string(kvm::exit_reason_name(run.exit_reason)) +
@@ -167,17 +248,6 @@ void VcpuThread::handle_mmio() {
   } else {
     mmio_bus_.read(mmio.phys_addr, data);
   }
-}
-
-std::optional<VcpuResult> VcpuThread::handle_halt() {
-  if ((vcpu_.get_regs().rflags & kRflagsInterruptEnable) == 0) {
-    return VcpuResult{VcpuOutcome::Halted, stop_reason::kHalted, std::nullopt};
-  }
-  // Halted waiting for an interrupt. No device raises one yet (the interrupt
-  // controller comes later), so idle without spinning until asked to stop.
-  std::unique_lock lock(park_mutex_);
-  park_wakeup_.wait(lock, [this] { return stop_requested_.load(std::memory_order_acquire); });
-  return std::nullopt;
 }
 
 VcpuResult VcpuThread::failure(std::string_view reason, const std::string& message) {

@@ -1,9 +1,11 @@
 #include "memory/guest_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -131,6 +133,16 @@ void GuestMemory::read(std::uint64_t address, std::span<std::uint8_t> bytes) con
   const std::span<std::uint8_t> source = span(address, bytes.size());
   if (!bytes.empty()) {
     std::memcpy(bytes.data(), source.data(), bytes.size());
+  }
+}
+
+void GuestMemory::discard_all() const {
+  // Punching a hole frees the memfd's pages; the shared mapping then reads zeros.
+  if (total_size_ != 0 &&
+      ::fallocate(memfd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                  static_cast<off_t>(total_size_)) != 0) {
+    throw NestboxError(ErrorCode::GuestMemory,
+                       std::string("clearing guest RAM failed: ") + std::strerror(errno));
   }
 }
 

@@ -41,6 +41,10 @@ class GuestMemory {
   // any of it is outside RAM or it straddles two regions.
   [[nodiscard]] std::span<std::uint8_t> span(std::uint64_t address, std::uint64_t length) const;
 
+  // Returns every page to the host: all of RAM reads as zero again, as after
+  // power-on (used when the machine reboots). Not while vCPUs run.
+  void discard_all() const;
+
   void write(std::uint64_t address, std::span<const std::uint8_t> bytes) const;
   void read(std::uint64_t address, std::span<std::uint8_t> bytes) const;
 

@@ -38,7 +38,20 @@ const CFLAGS = [
 ];
 
 /** The programs, each a C file linked after an entry stub. */
-const PROGRAMS = ['hello', 'port-probe', 'triple-fault', 'spin'] as const;
+const PROGRAMS = [
+  'hello',
+  'port-probe',
+  'triple-fault',
+  'spin',
+  'boot-check',
+  'echo',
+  'port-loop',
+  'timer',
+  'smp',
+  'poweroff',
+  'kbd-reset',
+  'counter',
+] as const;
 export type GuestProgram = (typeof PROGRAMS)[number];
 
 export interface GuestImages {

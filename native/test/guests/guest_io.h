@@ -46,7 +46,81 @@ static inline void serial_put_hex(uint64_t value) {
   }
 }
 
+static inline void outw(uint16_t port, uint16_t value) {
+  __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
+}
+
+static inline void serial_put_dec(uint64_t value) {
+  char text[21];
+  int length = 0;
+  do {
+    text[length++] = (char)('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (length > 0) {
+    serial_putc(text[--length]);
+  }
+}
+
+#define UART_LSR_DR 0x01
+
+/* Waits for a received byte (polling LSR.DR). */
+static inline uint8_t serial_getc(void) {
+  while ((inb(COM1 + UART_LSR) & UART_LSR_DR) == 0) {
+  }
+  return inb(COM1);
+}
+
+static inline void mmio_write32(uint64_t address, uint32_t value) {
+  *(volatile uint32_t*)(uintptr_t)address = value;
+}
+
+static inline uint32_t mmio_read32(uint64_t address) {
+  return *(volatile uint32_t*)(uintptr_t)address;
+}
+
+/* Local APIC registers (xAPIC MMIO). */
+#define LAPIC_BASE 0xfee00000ull
+#define LAPIC_ID 0x20
+#define LAPIC_EOI 0xb0
+#define LAPIC_SVR 0xf0
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+
+static inline void lapic_enable(void) {
+  mmio_write32(LAPIC_BASE + LAPIC_SVR, 0x100 | 0xff); /* software-enable, spurious vector 0xff */
+}
+
+static inline uint32_t lapic_id(void) { return mmio_read32(LAPIC_BASE + LAPIC_ID) >> 24; }
+
 /* Offsets in struct boot_params (Documentation/arch/x86/boot.rst). */
 #define BOOT_PARAMS_CMD_LINE_PTR 0x228
+
+/* The command line, or "" (guests take small settings from it). */
+static inline const char* boot_command_line(const uint8_t* boot_params) {
+  if (boot_params == 0) {
+    return "";
+  }
+  const uint32_t pointer = *(const volatile uint32_t*)(boot_params + BOOT_PARAMS_CMD_LINE_PTR);
+  return pointer == 0 ? "" : (const char*)(uintptr_t)pointer;
+}
+
+/* The decimal value after `key` (e.g. "cpus=") on the command line, or `fallback`. */
+static inline uint32_t command_line_number(const char* line, const char* key, uint32_t fallback) {
+  for (; *line != '\0'; ++line) {
+    int i = 0;
+    while (key[i] != '\0' && line[i] == key[i]) {
+      ++i;
+    }
+    if (key[i] == '\0') {
+      uint32_t value = 0;
+      for (line += i; *line >= '0' && *line <= '9'; ++line) {
+        value = value * 10 + (uint32_t)(*line - '0');
+      }
+      return value;
+    }
+  }
+  return fallback;
+}
 
 #endif

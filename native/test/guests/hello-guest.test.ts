@@ -16,6 +16,7 @@ import type {
   MachineStats,
   NativeAddon,
   NativeError,
+  ResetEvent,
   StateEvent,
 } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
@@ -62,6 +63,7 @@ function runGuest(
     let serial = '';
     let serialEvents = 0;
     const states: StateEvent[] = [];
+    const resets: ResetEvent[] = [];
     const errors: ErrorEvent[] = [];
     let poweringOff = false;
 
@@ -76,6 +78,8 @@ function runGuest(
         }
       } else if (event.type === 'error') {
         errors.push(event);
+      } else if (event.type === 'reset') {
+        resets.push(event);
       } else {
         states.push(event);
         if (event.state === 'stopped' || event.state === 'error') {
@@ -151,7 +155,7 @@ describe('hello guest', () => {
 
   test('boots as an ELF executable (detected automatically)', async () => {
     requireKvm();
-    const run = await runGuest({ kernelPath: guests.elf.hello, memoryMiB: 32, cpus: 1 });
+    const run = await runGuest({ kernelPath: guests.elf.hello, memoryMiB: 64, cpus: 1 });
     assert.equal(run.serial, HELLO);
     assertHaltedCleanly(run);
   });
@@ -177,7 +181,7 @@ describe('machine behaviour', () => {
     const run = await runGuest({
       kernelPath: guests.flat['port-probe'],
       kernelFormat: 'flat',
-      memoryMiB: 16,
+      memoryMiB: 64,
       cpus: 1,
     });
     assert.equal(run.serial, 'port 0x510 reads 0xff\n');
@@ -186,22 +190,23 @@ describe('machine behaviour', () => {
     assert.equal(run.stats.unknownPortWrites, 0);
   });
 
-  test('a triple fault stops the machine with reason shutdown', async () => {
+  test('a triple fault with rebootOnReset false stops the machine with reason reset', async () => {
     requireKvm();
     const run = await runGuest({
       kernelPath: guests.elf['triple-fault'],
-      memoryMiB: 16,
+      memoryMiB: 64,
       cpus: 1,
+      rebootOnReset: false,
     });
     assert.equal(run.serial, 'about to triple fault\n');
     assert.deepEqual(run.errors, []);
-    assert.deepEqual(run.states.at(-1), { type: 'state', state: 'stopped', reason: 'shutdown' });
+    assert.deepEqual(run.states.at(-1), { type: 'state', state: 'stopped', reason: 'reset' });
   });
 
   test('powerOff stops a guest spinning with interrupts off', async () => {
     requireKvm();
     const run = await runGuest(
-      { kernelPath: guests.flat.spin, kernelFormat: 'flat', memoryMiB: 16, cpus: 1 },
+      { kernelPath: guests.flat.spin, kernelFormat: 'flat', memoryMiB: 64, cpus: 1 },
       { powerOffWhenSerialIncludes: 'spinning\n' },
     );
     assert.equal(run.serial, 'spinning\n');
@@ -212,7 +217,7 @@ describe('machine behaviour', () => {
     requireKvm();
     const events: string[] = [];
     const machine = new addon.Machine(
-      { kernelPath: guests.flat.spin, kernelFormat: 'flat', memoryMiB: 16, cpus: 1 },
+      { kernelPath: guests.flat.spin, kernelFormat: 'flat', memoryMiB: 64, cpus: 1 },
       (event) => events.push(event.type),
     );
     assert.equal(machine.state, 'created');
@@ -228,7 +233,7 @@ describe('machine behaviour', () => {
     assert.throws(() => machine.start(), /closed/);
 
     const unused = new addon.Machine(
-      { kernelPath: guests.flat.hello, kernelFormat: 'flat', memoryMiB: 16, cpus: 1 },
+      { kernelPath: guests.flat.hello, kernelFormat: 'flat', memoryMiB: 64, cpus: 1 },
       () => {},
     );
     unused.close();

@@ -1,0 +1,122 @@
+// Everything of a machine that one boot uses and a reset throws away: the KVM
+// VM with its in-kernel interrupt controllers and PIT, the buses and device
+// models, the boot images written into (already cleared) guest RAM, and one
+// thread per vCPU. A reboot destroys the board and builds a new one on the
+// same guest RAM, which is the simplest way to be sure nothing of the old
+// boot survives (vCPU, LAPIC, IOAPIC, PIT and device state alike).
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "arch/x86/long_mode_setup.h"
+#include "bus/address_bus.h"
+#include "kvm/kvm_system.h"
+#include "kvm/kvm_vm.h"
+#include "machine/io_thread.h"
+#include "machine/machine_config.h"
+#include "machine/machine_events.h"
+#include "machine/vcpu_thread.h"
+#include "memory/guest_memory.h"
+
+namespace nestbox {
+
+class SerialPort;
+class KvmInterruptLine;
+
+inline constexpr std::uint16_t kCom1Port = 0x3f8;
+inline constexpr std::uint32_t kCom1Gsi = 4;
+inline constexpr std::uint32_t kKeyboardGsi = 1;
+inline constexpr std::uint32_t kMouseGsi = 12;
+inline constexpr std::uint32_t kRtcGsi = 8;
+inline constexpr std::uint32_t kSciGsi = 9;
+inline constexpr std::uint16_t kI8042DataPort = 0x60;
+inline constexpr std::uint16_t kI8042CommandPort = 0x64;
+inline constexpr std::uint16_t kRtcPort = 0x70;
+inline constexpr std::uint16_t kPostCodePort = 0x80;
+
+// The kernel and initrd bytes, read once when the machine is created and
+// loaded again at every reboot.
+struct BootImages {
+  std::vector<std::uint8_t> kernel;
+  std::optional<std::vector<std::uint8_t>> initrd;
+};
+
+// How the board reports to its machine. All may be called from vCPU threads
+// (devices run there) and must not block.
+struct BoardCallbacks {
+  std::function<void(std::span<const std::uint8_t>)> serial_output;
+  std::function<void(ResetCause)> reset_requested;  // i8042 0xFE, ACPI reset register
+  std::function<void()> power_off_requested;        // ACPI S5
+  VcpuThread::OnFinished vcpu_finished;
+  std::function<void()> all_vcpus_parked;
+};
+
+class Board {
+ public:
+  // Loads the boot images into `memory` (which must read as zero) and builds
+  // the VM. Throws NestboxError with a message naming what was wrong.
+  Board(const kvm::KvmSystem& system, const GuestMemory& memory, const MachineConfig& config,
+        const BootImages& images, std::span<const kvm_cpuid_entry2> supported_cpuid,
+        BoardCallbacks callbacks);
+  ~Board();
+  Board(const Board&) = delete;
+  Board& operator=(const Board&) = delete;
+
+  void start();
+  void request_pause();
+  void resume();
+  // Every vCPU thread leaves KVM_RUN and finishes; join() waits for them.
+  void request_stop();
+  void join();
+
+  // Halt detection, from the I/O thread: probes the vCPUs that have been
+  // silent since the last call; true when every vCPU answered "halted for good".
+  bool probe_for_halt();
+
+  // Device timers and event fds, registered on the machine's I/O thread.
+  void attach_io(IoThread& io);
+  void detach_io(IoThread& io);
+
+  std::size_t send_serial_input(std::span<const std::uint8_t> bytes);
+  void press_power_button();
+
+  [[nodiscard]] BusStats port_stats() const { return port_bus_.stats(); }
+  [[nodiscard]] BusStats mmio_stats() const { return mmio_bus_.stats(); }
+
+ private:
+  void load_boot_images(const GuestMemory& memory, const MachineConfig& config,
+                        const BootImages& images);
+  void attach_devices(const MachineConfig& config, const GuestMemory& memory);
+  void create_vcpus(const MachineConfig& config, std::span<const kvm_cpuid_entry2> supported);
+  std::shared_ptr<KvmInterruptLine> irq(std::uint32_t gsi);
+
+  BoardCallbacks callbacks_;
+  kvm::KvmVm vm_;
+  AddressBus port_bus_{"port I/O"};
+  AddressBus mmio_bus_{"MMIO"};
+  std::shared_ptr<SerialPort> com1_;
+  std::function<void()> power_button_;
+  std::vector<std::function<void(IoThread&)>> io_attachments_;
+  std::vector<int> io_watched_fds_;
+  std::vector<std::shared_ptr<IoTimer>> timers_;
+  std::atomic<IoThread*> io_{nullptr};  // set by attach_io, before the vCPUs start
+
+  std::uint64_t boot_entry_point_ = 0;
+  x86::LongModeState long_mode_{};
+  std::uint64_t acpi_rsdp_address_ = 0;
+
+  std::unique_ptr<VcpuRunControl> run_control_;
+  std::vector<std::uint64_t> exits_seen_;
+  // Last: destroyed first, so no vCPU thread outlives the devices it uses.
+  std::vector<std::unique_ptr<VcpuThread>> vcpus_;
+};
+
+}  // namespace nestbox
