@@ -81,6 +81,12 @@ const suites = [
     parse: parseNodeTest,
   },
   {
+    // The real Debian kernel, fetched and unpacked by the test's own fixture setup.
+    name: 'linux-boot',
+    command: () => nodeTest(['native/test/linux/linux-boot.test.ts']),
+    parse: parseNodeTest,
+  },
+  {
     name: 'components',
     command: () => ['npx', 'vitest', 'run', '--config', 'renderer/vitest.config.ts'],
     parse: parseVitest,

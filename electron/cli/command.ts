@@ -8,6 +8,11 @@ export const ExitCode = {
   ok: 0,
   failure: 1,
   usage: 2,
+  /** A time limit ran out (as `timeout(1)` reports it). */
+  timeout: 124,
+  /** Stopped by SIGINT / SIGTERM (128 + the signal number, as shells report it). */
+  interrupted: 130,
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

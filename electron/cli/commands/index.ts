@@ -1,5 +1,6 @@
 /** Every `nestbox` subcommand, in the order `nestbox --help` lists them. */
 import type { Command } from '../command.ts';
+import { runCommand } from './run.ts';
 import { serveCommand } from './serve.ts';
 
-export const commands: readonly Command[] = [serveCommand];
+export const commands: readonly Command[] = [runCommand, serveCommand];

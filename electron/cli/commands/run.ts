@@ -1,0 +1,391 @@
+/**
+ * `nestbox run`: boots one kernel headless in this process, with the guest's
+ * COM1 console on stdin/stdout, like `qemu-system-x86_64 -nographic -kernel`.
+ */
+import { statSync } from 'node:fs';
+import { loadNativeAddon } from '../../services/native/load-addon.ts';
+import { MachineSession, type MachineEnding } from '../../services/native/machine-session.ts';
+import type {
+  ErrorEvent,
+  MachineConfig,
+  NativeAddon,
+  NativeError,
+  NativeErrorCode,
+  VcpuRegisters,
+} from '../../services/native/native-addon.ts';
+import { ExitCode, UsageError, type CliContext, type Command } from '../command.ts';
+import { parseOptions } from '../parse-options.ts';
+
+export const DEFAULT_MEMORY_MIB = 256;
+export const DEFAULT_CPUS = 1;
+/** Far above anything real; the addon checks the host's own limits. */
+const MAX_MEMORY_MIB = 1024 * 1024;
+const MAX_CPUS = 1024;
+/** How long to wait for a stop the VMM was asked for before giving up on it. */
+const STOP_GRACE_MS = 5_000;
+
+/** Ctrl-A, the escape key (as in QEMU and screen). */
+export const ESCAPE_BYTE = 0x01;
+
+export interface RunOptions {
+  kernelPath: string;
+  initrdPath?: string;
+  cmdline: string;
+  cpus: number;
+  memoryMiB: number;
+  /** Seconds; undefined: no limit. */
+  timeoutSeconds?: number;
+  noReboot: boolean;
+}
+
+const USAGE = [
+  'Usage: nestbox run --kernel PATH [--initrd PATH] [--append STR] [--cpus N]',
+  '                   [--memory MiB] [--timeout SECONDS] [--no-reboot]',
+  '',
+  'Boots a kernel (bzImage, ELF vmlinux) in a headless VM inside this process. The',
+  "guest's serial console (COM1) is on stdin/stdout; Nestbox's own messages go to stderr.",
+  '',
+  'Options:',
+  '  --kernel PATH      the kernel to boot (required)',
+  '  --initrd PATH      an initial ramdisk, e.g. a cpio archive',
+  '  --append STR       the kernel command line',
+  `  --cpus N           virtual CPUs (default ${DEFAULT_CPUS})`,
+  `  --memory MiB       guest RAM in MiB (default ${DEFAULT_MEMORY_MIB})`,
+  '  --timeout SECONDS  stop the VM after this long (exit status 124)',
+  '  --no-reboot        when the guest resets (triple fault, keyboard-controller or ACPI',
+  '                     reset), stop instead of rebooting',
+  '  --help             show this help',
+  '',
+  'Console: when stdin is a terminal it is put in raw mode (restored on exit), so every',
+  'key, Ctrl-C included, goes to the guest. Escape sequences, as in QEMU:',
+  '  Ctrl-A x   power the VM off and quit',
+  '  Ctrl-A h   list the escape sequences',
+  '  Ctrl-A Ctrl-A   send one Ctrl-A to the guest',
+  'When stdin is not a terminal, its end (EOF) does not stop the VM.',
+  '',
+  'Exit status:',
+  '  0    the guest powered off (ACPI S5) or halted with interrupts disabled;',
+  '       with --no-reboot also a guest reset ("guest reset (cause)" on stderr);',
+  '       also after Ctrl-A x',
+  '  1    the VM failed (the message and the vCPU registers are on stderr)',
+  '  2    bad arguments or files (missing kernel, not a kernel, sizes out of range,',
+  '       no access to /dev/kvm)',
+  '  124  --timeout ran out',
+  '  130, 143  stopped by SIGINT, SIGTERM',
+].join('\n');
+
+function parseCount(option: string, value: string | undefined, min: number, max: number) {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) {
+    throw new UsageError(
+      `--${option} must be a whole number from ${min} to ${max}, not "${value}"`,
+    );
+  }
+  return number;
+}
+
+function requireFile(option: string, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === '') throw new UsageError(`--${option} needs a file path`);
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new UsageError(`${option} file not found: ${path}`);
+    }
+    throw new UsageError(`cannot read ${option} file ${path}: ${(error as Error).message}`);
+  }
+  if (!isFile) throw new UsageError(`${option} ${path} is not a regular file`);
+  return path;
+}
+
+/** Validates the command line; throws UsageError (exit status 2) with a one-line reason. */
+export function parseRunOptions(args: readonly string[]): RunOptions | 'help' {
+  const { values } = parseOptions(args, {
+    kernel: { type: 'string' },
+    initrd: { type: 'string' },
+    append: { type: 'string' },
+    cpus: { type: 'string' },
+    memory: { type: 'string' },
+    timeout: { type: 'string' },
+    'no-reboot': { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
+  if (values.help) return 'help';
+  if (values.kernel === undefined) throw new UsageError('--kernel PATH is required');
+  let timeoutSeconds: number | undefined;
+  if (values.timeout !== undefined) {
+    timeoutSeconds = Number(values.timeout);
+    if (
+      !/^\d+(\.\d+)?$/.test(values.timeout) ||
+      timeoutSeconds <= 0 ||
+      timeoutSeconds > 7 * 24 * 3600
+    ) {
+      throw new UsageError(
+        `--timeout must be a positive number of seconds (at most a week), not "${values.timeout}"`,
+      );
+    }
+  }
+  const kernelPath = requireFile('kernel', values.kernel) ?? '';
+  const initrdPath = requireFile('initrd', values.initrd);
+  return {
+    kernelPath,
+    ...(initrdPath !== undefined ? { initrdPath } : {}),
+    cmdline: values.append ?? '',
+    cpus: parseCount('cpus', values.cpus, 1, MAX_CPUS) ?? DEFAULT_CPUS,
+    memoryMiB: parseCount('memory', values.memory, 1, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
+    ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    noReboot: values['no-reboot'] ?? false,
+  };
+}
+
+export type EscapeAction = 'quit' | 'help';
+
+/**
+ * Splits console input into bytes for the guest and escape actions. Keeps the
+ * pending Ctrl-A across chunks (a terminal may deliver it alone).
+ */
+export class EscapeFilter {
+  #pendingEscape = false;
+
+  feed(chunk: Uint8Array): { forward: Uint8Array; actions: EscapeAction[] } {
+    const forward: number[] = [];
+    const actions: EscapeAction[] = [];
+    for (const byte of chunk) {
+      if (this.#pendingEscape) {
+        this.#pendingEscape = false;
+        if (byte === ESCAPE_BYTE) forward.push(ESCAPE_BYTE);
+        else if (byte === 0x78 /* x */ || byte === 0x58 /* X */) actions.push('quit');
+        else if (byte === 0x68 /* h */ || byte === 0x3f /* ? */) actions.push('help');
+        // Anything else after Ctrl-A is dropped, as QEMU does.
+      } else if (byte === ESCAPE_BYTE) {
+        this.#pendingEscape = true;
+      } else {
+        forward.push(byte);
+      }
+    }
+    return { forward: Uint8Array.from(forward), actions };
+  }
+}
+
+const ESCAPE_HELP = [
+  'nestbox run: Ctrl-A x  power off and quit',
+  'nestbox run: Ctrl-A h  this help',
+  'nestbox run: Ctrl-A Ctrl-A  send Ctrl-A to the guest',
+].join('\r\n');
+
+/** Errors from `new Machine()` that mean the arguments or files are wrong: exit status 2. */
+const USAGE_ERROR_CODES: ReadonlySet<NativeErrorCode> = new Set([
+  'INVALID_CONFIG',
+  'KERNEL_NOT_FOUND',
+  'KERNEL_UNREADABLE',
+  'NOT_A_KERNEL',
+  'UNSUPPORTED_KERNEL',
+  'KERNEL_TOO_LARGE',
+  'KVM_UNAVAILABLE',
+]);
+
+export function formatRegisters(registers: VcpuRegisters): string[] {
+  const hex = (value: bigint) => `0x${value.toString(16).padStart(16, '0')}`;
+  const names = Object.keys(registers) as (keyof VcpuRegisters)[];
+  const lines: string[] = [];
+  for (let i = 0; i < names.length; i += 4) {
+    lines.push(
+      names
+        .slice(i, i + 4)
+        .map((name) => `${name.padStart(6)}=${hex(registers[name])}`)
+        .join(' '),
+    );
+  }
+  return lines;
+}
+
+function describeError(error: ErrorEvent): string[] {
+  return [
+    `nestbox run: VM error: ${error.message}`,
+    ...(error.registers ? formatRegisters(error.registers).map((line) => `  ${line}`) : []),
+  ];
+}
+
+/** What the process reports for how the machine ended. */
+export function exitStatusFor(ending: MachineEnding): ExitCode {
+  if (ending.state === 'error') return ExitCode.failure;
+  switch (ending.reason) {
+    case 'halted':
+    case 'powered-off':
+    case 'reset':
+    case undefined:
+      return ExitCode.ok;
+    default:
+      return ExitCode.failure;
+  }
+}
+
+function machineConfig(options: RunOptions): MachineConfig {
+  return {
+    kernelPath: options.kernelPath,
+    cmdline: options.cmdline,
+    memoryMiB: options.memoryMiB,
+    cpus: options.cpus,
+    ...(options.initrdPath !== undefined ? { initrdPath: options.initrdPath } : {}),
+    ...(options.noReboot ? { rebootOnReset: false } : {}),
+  };
+}
+
+function openMachine(addon: NativeAddon, options: RunOptions): MachineSession {
+  const kvm = addon.probeKvm();
+  if (!kvm.ok) throw new UsageError(kvm.message);
+  try {
+    return new MachineSession(addon, machineConfig(options));
+  } catch (error) {
+    const native = error as NativeError;
+    if (native.code !== undefined && USAGE_ERROR_CODES.has(native.code)) {
+      throw new UsageError(native.message);
+    }
+    throw error;
+  }
+}
+
+/** Console plumbing: raw mode on a TTY, escape handling, and a clean restore. */
+class Console {
+  readonly #input = process.stdin;
+  readonly #rawMode: boolean;
+  readonly #escape = new EscapeFilter();
+  readonly #onData: (chunk: Buffer) => void;
+  #warnedNoInput = false;
+
+  constructor(
+    session: MachineSession,
+    private readonly stderr: (line: string) => void,
+    onQuit: () => void,
+  ) {
+    this.#rawMode = this.#input.isTTY;
+    this.#onData = (chunk) => {
+      const { forward, actions } = this.#escape.feed(chunk);
+      if (forward.length > 0) {
+        try {
+          session.sendSerialInput(forward);
+        } catch (error) {
+          if (!this.#warnedNoInput) {
+            this.#warnedNoInput = true;
+            this.stderr(`nestbox run: serial input is not available: ${(error as Error).message}`);
+          }
+        }
+      }
+      for (const action of actions) {
+        if (action === 'quit') onQuit();
+        else process.stderr.write(`\r\n${ESCAPE_HELP}\r\n`);
+      }
+    };
+    if (this.#rawMode) this.#input.setRawMode(true);
+    this.#input.on('data', this.#onData);
+    // EOF on a pipe or file: the guest simply gets no more input.
+    this.#input.on('error', () => this.#input.off('data', this.#onData));
+    this.#input.resume();
+  }
+
+  close(): void {
+    this.#input.off('data', this.#onData);
+    if (this.#rawMode) this.#input.setRawMode(false);
+    this.#input.pause();
+    // Without this an open TTY or pipe keeps the process alive after the VM ended.
+    this.#input.destroy();
+  }
+}
+
+async function runMachine(
+  session: MachineSession,
+  options: RunOptions,
+  context: CliContext,
+): Promise<ExitCode> {
+  let outcome: 'timeout' | 'quit' | 'interrupted' | 'terminated' | undefined;
+  // A stop we asked for must not hang the CLI if the VMM cannot deliver it.
+  let forceEnd: (ending: MachineEnding) => void = () => undefined;
+  const forced = new Promise<MachineEnding>((resolve) => (forceEnd = resolve));
+  let graceTimer: NodeJS.Timeout | undefined;
+  const stop = (why: NonNullable<typeof outcome>) => {
+    if (outcome !== undefined) return;
+    outcome = why;
+    graceTimer = setTimeout(() => {
+      context.stderr(`nestbox run: the VM did not stop within ${STOP_GRACE_MS / 1000} s`);
+      forceEnd({ state: 'error', reason: 'vmm-failure' });
+    }, STOP_GRACE_MS);
+    try {
+      void session.powerOff();
+    } catch {
+      // Already stopping or stopped: the ending arrives anyway.
+    }
+  };
+
+  let resetCause: string | undefined;
+  session.on('serial', (event) => process.stdout.write(event.data));
+  session.on('reset', (event) => {
+    resetCause = event.cause;
+    if (event.reboot) context.stderr(`nestbox run: guest reset (${event.cause}); rebooting`);
+  });
+  const terminal = new Console(session, context.stderr, () => stop('quit'));
+  const onShutdown = () =>
+    stop(context.shutdown.reason === 'SIGTERM' ? 'terminated' : 'interrupted');
+  context.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const timer =
+    options.timeoutSeconds !== undefined
+      ? setTimeout(() => stop('timeout'), options.timeoutSeconds * 1000)
+      : undefined;
+
+  let ending: MachineEnding | undefined;
+  try {
+    session.start();
+    ending = await Promise.race([session.ended, forced]);
+  } finally {
+    if (timer) clearTimeout(timer);
+    if (graceTimer) clearTimeout(graceTimer);
+    context.shutdown.removeEventListener('abort', onShutdown);
+    terminal.close();
+    session.close();
+  }
+
+  if (ending.error) for (const line of describeError(ending.error)) context.stderr(line);
+  if (ending.reason === 'reset') {
+    context.stderr(
+      `nestbox run: guest reset (${resetCause ?? 'unknown cause'}); not rebooting (--no-reboot)`,
+    );
+  }
+  switch (outcome) {
+    case 'timeout':
+      context.stderr(`nestbox run: timed out after ${options.timeoutSeconds} s; VM stopped`);
+      return ExitCode.timeout;
+    case 'interrupted':
+      return ExitCode.interrupted;
+    case 'terminated':
+      return ExitCode.terminated;
+    case 'quit':
+      return ExitCode.ok;
+    case undefined:
+      if (ending.state === 'error' && !ending.error) {
+        context.stderr(`nestbox run: the VM failed (${ending.reason ?? 'no reason given'})`);
+      } else if (exitStatusFor(ending) !== ExitCode.ok && !ending.error) {
+        context.stderr(`nestbox run: the VM stopped: ${ending.reason ?? 'unknown reason'}`);
+      }
+      return exitStatusFor(ending);
+  }
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Boot a kernel in a headless VM with its serial console on this terminal',
+  usage: USAGE,
+
+  async run(args, context) {
+    const options = parseRunOptions(args);
+    if (options === 'help') {
+      context.stdout(this.usage);
+      return ExitCode.ok;
+    }
+    const addon = loadNativeAddon();
+    const session = openMachine(addon, options);
+    return runMachine(session, options, context);
+  },
+};
