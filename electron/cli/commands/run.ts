@@ -18,9 +18,16 @@ import { parseOptions } from '../parse-options.ts';
 
 export const DEFAULT_MEMORY_MIB = 256;
 export const DEFAULT_CPUS = 1;
-/** Far above anything real; the addon checks the host's own limits. */
-const MAX_MEMORY_MIB = 1024 * 1024;
-const MAX_CPUS = 1024;
+/**
+ * The machine's own limits (native/src/machine/machine_config.h), checked here
+ * so the message names the option; the addon still checks the host's KVM limit.
+ */
+export const MIN_MEMORY_MIB = 64;
+export const MAX_MEMORY_MIB = 1024 * 1024;
+export const MAX_CPUS = 64;
+/** Points `nestbox run` at another KVM device node than /dev/kvm. */
+export const KVM_DEVICE_VARIABLE = 'NESTBOX_KVM_DEVICE';
+const DEFAULT_KVM_DEVICE = '/dev/kvm';
 /** How long to wait for a stop the VMM was asked for before giving up on it. */
 const STOP_GRACE_MS = 5_000;
 
@@ -49,12 +56,15 @@ const USAGE = [
   '  --kernel PATH      the kernel to boot (required)',
   '  --initrd PATH      an initial ramdisk, e.g. a cpio archive',
   '  --append STR       the kernel command line',
-  `  --cpus N           virtual CPUs (default ${DEFAULT_CPUS})`,
-  `  --memory MiB       guest RAM in MiB (default ${DEFAULT_MEMORY_MIB})`,
+  `  --cpus N           virtual CPUs, 1 to ${MAX_CPUS} (default ${DEFAULT_CPUS})`,
+  `  --memory MiB       guest RAM in MiB, ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB} (default ${DEFAULT_MEMORY_MIB})`,
   '  --timeout SECONDS  stop the VM after this long (exit status 124)',
   '  --no-reboot        when the guest resets (triple fault, keyboard-controller or ACPI',
   '                     reset), stop instead of rebooting',
   '  --help             show this help',
+  '',
+  'Environment:',
+  `  ${KVM_DEVICE_VARIABLE}=PATH  the KVM device node to use (default ${DEFAULT_KVM_DEVICE})`,
   '',
   'Console: when stdin is a terminal it is put in raw mode (restored on exit), so every',
   'key, Ctrl-C included, goes to the guest. Escape sequences, as in QEMU:',
@@ -69,7 +79,7 @@ const USAGE = [
   '       also after Ctrl-A x',
   '  1    the VM failed (the message and the vCPU registers are on stderr)',
   '  2    bad arguments or files (missing kernel, not a kernel, sizes out of range,',
-  '       no access to /dev/kvm)',
+  '       no access to the KVM device)',
   '  124  --timeout ran out',
   '  130, 143  stopped by SIGINT, SIGTERM',
 ].join('\n');
@@ -136,7 +146,8 @@ export function parseRunOptions(args: readonly string[]): RunOptions | 'help' {
     ...(initrdPath !== undefined ? { initrdPath } : {}),
     cmdline: values.append ?? '',
     cpus: parseCount('cpus', values.cpus, 1, MAX_CPUS) ?? DEFAULT_CPUS,
-    memoryMiB: parseCount('memory', values.memory, 1, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
+    memoryMiB:
+      parseCount('memory', values.memory, MIN_MEMORY_MIB, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     noReboot: values['no-reboot'] ?? false,
   };
@@ -224,7 +235,22 @@ export function exitStatusFor(ending: MachineEnding): ExitCode {
   }
 }
 
-function machineConfig(options: RunOptions): MachineConfig {
+/** The KVM device node: NESTBOX_KVM_DEVICE when set (and not empty), else /dev/kvm. */
+export function kvmDevicePath(env: NodeJS.ProcessEnv): string {
+  const path = env[KVM_DEVICE_VARIABLE];
+  return path !== undefined && path !== '' ? path : DEFAULT_KVM_DEVICE;
+}
+
+/** The addon's config errors name its fields; the user typed options. */
+const OPTION_FOR_FIELD: Record<string, string> = { memoryMiB: '--memory', cpus: '--cpus' };
+
+function nameOptions(message: string): string {
+  return message.replace(/^(memoryMiB|cpus):/, (_match, field: string) => {
+    return `${OPTION_FOR_FIELD[field] ?? field}:`;
+  });
+}
+
+function machineConfig(options: RunOptions, kvmDevice: string): MachineConfig {
   return {
     kernelPath: options.kernelPath,
     cmdline: options.cmdline,
@@ -232,18 +258,19 @@ function machineConfig(options: RunOptions): MachineConfig {
     cpus: options.cpus,
     ...(options.initrdPath !== undefined ? { initrdPath: options.initrdPath } : {}),
     ...(options.noReboot ? { rebootOnReset: false } : {}),
+    ...(kvmDevice !== DEFAULT_KVM_DEVICE ? { kvmDevicePath: kvmDevice } : {}),
   };
 }
 
-function openMachine(addon: NativeAddon, options: RunOptions): MachineSession {
-  const kvm = addon.probeKvm();
+function openMachine(addon: NativeAddon, options: RunOptions, kvmDevice: string): MachineSession {
+  const kvm = addon.probeKvm(kvmDevice);
   if (!kvm.ok) throw new UsageError(kvm.message);
   try {
-    return new MachineSession(addon, machineConfig(options));
+    return new MachineSession(addon, machineConfig(options, kvmDevice));
   } catch (error) {
     const native = error as NativeError;
     if (native.code !== undefined && USAGE_ERROR_CODES.has(native.code)) {
-      throw new UsageError(native.message);
+      throw new UsageError(nameOptions(native.message));
     }
     throw error;
   }
@@ -385,7 +412,7 @@ export const runCommand: Command = {
       return ExitCode.ok;
     }
     const addon = loadNativeAddon();
-    const session = openMachine(addon, options);
+    const session = openMachine(addon, options, kvmDevicePath(context.env));
     return runMachine(session, options, context);
   },
 };

@@ -66,6 +66,8 @@ export class MachineSession {
 
   /** Resolves with the pause latency in milliseconds once every vCPU is out of the guest. */
   pause(): Promise<number> {
+    // Already paused (e.g. a second pause() after the first completed): nothing to wait for.
+    if (this.#machine.state === 'paused') return Promise.resolve(0);
     const began = performance.now();
     return new Promise((resolve, reject) => {
       const off = this.on('state', (event) => {

@@ -79,6 +79,14 @@ MachineConfig machine_config_from_js(const Napi::Value& value) {
     config.reboot_on_reset = reboot_on_reset.As<Napi::Boolean>().Value();
   }
 
+  const Napi::Value kvm_device_path = object.Get("kvmDevicePath");
+  if (!kvm_device_path.IsUndefined()) {
+    if (!kvm_device_path.IsString() || kvm_device_path.As<Napi::String>().Utf8Value().empty()) {
+      type_error(env, "kvmDevicePath must be a non-empty string");
+    }
+    config.kvm_device_path = kvm_device_path.As<Napi::String>().Utf8Value();
+  }
+
   // Ranges beyond types are checked by validate_machine_config, which knows the host.
   config.memory_mib = whole_number(object, "memoryMiB", 1ull << 40);
   config.cpus = static_cast<std::uint32_t>(whole_number(object, "cpus", 1u << 16));

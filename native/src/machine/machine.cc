@@ -31,9 +31,8 @@ MachineErrorReport vmm_failure(const std::exception& error) {
 
 }  // namespace
 
-Machine::Machine(const MachineConfig& config, MachineEventSink& events,
-                 const std::string& kvm_device_path)
-    : config_(config), events_(events), system_(kvm::KvmSystem::open(kvm_device_path)) {
+Machine::Machine(const MachineConfig& config, MachineEventSink& events)
+    : config_(config), events_(events), system_(kvm::KvmSystem::open(config.kvm_device_path)) {
   validate_machine_config(
       config_, current_host_limits(static_cast<std::uint32_t>(system_.max_vcpus())));
   images_ = read_boot_images(config_);
@@ -106,6 +105,9 @@ void Machine::start() {
 
 void Machine::pause() {
   const std::lock_guard lock(state_mutex_);
+  // Pausing is idempotent: a second request that arrives after the first has
+  // completed has nothing left to do.
+  if (state_ == MachineState::Paused && !finishing_) return;
   if (state_ != MachineState::Running || finishing_) {
     throw NestboxError(ErrorCode::InvalidState,
                        "the machine is " + std::string(machine_state_name(state_)) +

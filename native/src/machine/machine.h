@@ -55,8 +55,8 @@ inline constexpr std::chrono::milliseconds kHaltProbeInterval{200};
 
 class Machine {
  public:
-  Machine(const MachineConfig& config, MachineEventSink& events,
-          const std::string& kvm_device_path = kvm::kDefaultKvmDevicePath);
+  // Opens config.kvm_device_path; throws KvmUnavailableError when it cannot.
+  Machine(const MachineConfig& config, MachineEventSink& events);
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;

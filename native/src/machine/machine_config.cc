@@ -31,6 +31,9 @@ void validate_machine_config(const MachineConfig& config, const HostLimits& host
   if (config.kernel_path.empty()) {
     invalid("kernelPath: no kernel file given");
   }
+  if (config.kvm_device_path.empty()) {
+    invalid("kvmDevicePath: no KVM device path given");
+  }
   if (config.memory_mib < kMinMemoryMiB) {
     invalid("memoryMiB: " + std::to_string(config.memory_mib) + " MiB is too little; at least " +
             std::to_string(kMinMemoryMiB) + " MiB is needed");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "arch/x86/kernel_format.h"
+#include "kvm/kvm_system.h"
 
 namespace nestbox {
 
@@ -17,6 +18,9 @@ struct MachineConfig {
   std::uint32_t cpus = 1;
   std::string initrd_path;      // empty: none
   bool reboot_on_reset = true;  // false: a guest reset stops the machine
+  // The KVM device node to open: /dev/kvm unless pointed elsewhere (another
+  // node with the same ABI, e.g. in a container or a test).
+  std::string kvm_device_path = kvm::kDefaultKvmDevicePath;
 };
 
 struct HostLimits {

@@ -51,6 +51,8 @@ const PROGRAMS = [
   'poweroff',
   'kbd-reset',
   'counter',
+  'acpi-button',
+  'jump-to-mmio',
 ] as const;
 export type GuestProgram = (typeof PROGRAMS)[number];
 

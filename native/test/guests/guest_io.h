@@ -50,6 +50,12 @@ static inline void outw(uint16_t port, uint16_t value) {
   __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
 }
 
+static inline uint16_t inw(uint16_t port) {
+  uint16_t value;
+  __asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+
 static inline void serial_put_dec(uint64_t value) {
   char text[21];
   int length = 0;

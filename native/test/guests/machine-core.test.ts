@@ -1,8 +1,10 @@
 /**
  * The VMM core on real /dev/kvm, through the addon: serial input, a timer
  * interrupt through the in-kernel PIT/IOAPIC/LAPIC, SMP start-up of every AP,
- * ACPI power-off, guest resets (triple fault, keyboard controller) with and
- * without reboot, host reset, and pause/resume losing no output. Test guests
+ * ACPI power-off, the ACPI power button handled by the guest, guest resets
+ * (triple fault, keyboard controller) with and without reboot, host reset,
+ * pause/resume losing no output, and a KVM internal error reported with the
+ * registers. Test guests
  * are built by build-guests.ts. Without a usable /dev/kvm these tests fail.
  */
 import assert from 'node:assert/strict';
@@ -167,6 +169,23 @@ describe('power and reset', () => {
     assert.deepEqual(ending, { state: 'stopped', reason: 'powered-off' });
   });
 
+  test('the power button raises the SCI; the guest acknowledges it and enters S5', async () => {
+    const run = record({ kernelPath: guests.elf['acpi-button'], memoryMiB: 64, cpus: 1 });
+    run.session.start();
+    await within(run.waitForSerial('waiting for the power button\n'), 'acpi-button banner', run);
+    // What the guest found in the FADT and MADT, and so programmed.
+    assert.match(run.serial(), /^SCI: GSI 9, level, active high; PM1a at 0x600\n/);
+    assert.equal(run.session.state, 'running');
+    run.session.powerButton();
+    const ending = await within(run.session.ended, 'acpi-button guest', run);
+    assert.ok(
+      run.serial().endsWith('waiting for the power button\npower button pressed, shutting down\n'),
+      run.serial(),
+    );
+    assert.deepEqual(ending, { state: 'stopped', reason: 'powered-off' });
+    assert.equal(run.events.filter((event) => event.type === 'error').length, 0);
+  });
+
   test('a triple fault reboots the guest; a reset loop then stops it with an error', async () => {
     const banner = 'about to triple fault\n';
     const run = record({ kernelPath: guests.elf['triple-fault'], memoryMiB: 64, cpus: 2 });
@@ -299,5 +318,67 @@ describe('pause and resume', () => {
     assert.equal(run.session.state, 'paused');
     const ending = await within(run.session.powerOff(), 'power off', run);
     assert.deepEqual(ending, { state: 'stopped', reason: 'powered-off' });
+  });
+});
+
+describe('VM errors', () => {
+  test('executing from MMIO: KVM_EXIT_INTERNAL_ERROR becomes an error event with registers', async () => {
+    // Portable: neither VT-x nor AMD-V can fetch instructions from an address
+    // without memory, and KVM's emulator then gives up (suberror 1) at CPL 0.
+    const run = record({ kernelPath: guests.elf['jump-to-mmio'], memoryMiB: 64, cpus: 1 });
+    run.session.start();
+    const ending = await within(run.session.ended, 'jump-to-mmio guest', run);
+    assert.equal(run.serial(), 'jumping to 0xd0000000\n');
+    assert.equal(ending.state, 'error');
+    assert.equal(ending.reason, 'internal-error');
+    assert.match(
+      ending.error?.message ?? '',
+      /^vCPU 0: KVM internal error: the instruction emulator cannot execute the guest's instruction.* at rip 0xd0000000$/,
+    );
+    const registers = ending.error?.registers;
+    assert.ok(registers, 'the registers come with the error');
+    assert.equal(registers.rip, 0xd0000000n);
+    assert.equal(registers.cs, 0x10n, 'the boot code selector');
+    assert.equal(registers.cr0 & 0x80000001n, 0x80000001n, 'protected mode with paging');
+    assert.equal(registers.efer & 0x400n, 0x400n, 'long mode active');
+    // The error event comes first, then the state change it explains.
+    const kinds = run.events.map((event) =>
+      event.type === 'state' ? `state:${event.state}` : event.type,
+    );
+    assert.deepEqual(kinds, ['state:running', 'error', 'state:error']);
+  });
+});
+
+describe('KVM device', () => {
+  test('kvmDevicePath: the machine opens the node it is given', async () => {
+    const missing = '/nonexistent/nestbox-kvm';
+    assert.throws(
+      () =>
+        new addon.Machine(
+          { kernelPath: guests.elf.hello, memoryMiB: 64, cpus: 1, kvmDevicePath: missing },
+          () => {},
+        ),
+      (error: NativeError) =>
+        error.code === 'KVM_UNAVAILABLE' &&
+        error.kvmProblem === 'missing' &&
+        error.message.includes(missing),
+    );
+    assert.throws(
+      () =>
+        new addon.Machine(
+          { kernelPath: guests.elf.hello, memoryMiB: 64, cpus: 1, kvmDevicePath: '' },
+          () => {},
+        ),
+      { name: 'TypeError', message: /kvmDevicePath must be a non-empty string/ },
+    );
+    const run = record({
+      kernelPath: guests.elf.hello,
+      memoryMiB: 64,
+      cpus: 1,
+      kvmDevicePath: '/dev/kvm',
+    });
+    run.session.start();
+    const ending = await within(run.session.ended, 'hello on /dev/kvm', run);
+    assert.deepEqual(ending, { state: 'stopped', reason: 'halted' });
   });
 });

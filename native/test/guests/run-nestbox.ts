@@ -25,12 +25,18 @@ export interface NestboxOptions {
   closeStdin?: boolean;
   /** Called with stdout so far after each chunk; return true to send SIGTERM. */
   onStdout?: (stdoutSoFar: string, child: ChildProcess) => void;
+  /** Extra environment variables, on top of this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Run as this user and group (needs root), e.g. 65534 "nobody". */
+  user?: { uid: number; gid: number };
 }
 
 export function spawnNestbox(args: readonly string[], options: NestboxOptions = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'electron/cli/nestbox.ts', ...args], {
     cwd: repositoryRoot,
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.env !== undefined ? { env: { ...process.env, ...options.env } } : {}),
+    ...(options.user !== undefined ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   const result = new Promise<NestboxResult>((resolve, reject) => {
     let stdout = '';

@@ -81,7 +81,23 @@ TEST_CASE("ELF: malformed headers are refused with the reason") {
   SUBCASE("another machine") {
     std::vector<std::uint8_t> image(good);
     patch<std::uint16_t>(image, offsetof(Elf64_Ehdr, e_machine), EM_AARCH64);
-    CHECK(contains(expect_error([&] { load_elf_kernel(image, memory); }).message, "x86-64"));
+    const auto error = expect_error([&] { load_elf_kernel(image, memory); });
+    CHECK(error.code == ErrorCode::UnsupportedKernel);
+    CHECK(contains(error.message, "built for AArch64 (ARM64), not x86-64"));
+  }
+  SUBCASE("a 32-bit i386 kernel is named as such, even from its 52-byte header alone") {
+    std::vector<std::uint8_t> image(good.begin(), good.begin() + sizeof(Elf32_Ehdr));
+    image[EI_CLASS] = ELFCLASS32;
+    patch<std::uint16_t>(image, offsetof(Elf32_Ehdr, e_machine), EM_386);
+    const auto error = expect_error([&] { load_elf_kernel(image, memory); });
+    CHECK(error.code == ErrorCode::UnsupportedKernel);
+    CHECK(contains(error.message, "built for i386 (32-bit x86), not x86-64"));
+  }
+  SUBCASE("an unknown machine is given by number") {
+    std::vector<std::uint8_t> image(good);
+    patch<std::uint16_t>(image, offsetof(Elf64_Ehdr, e_machine), 0x7777);
+    CHECK(contains(expect_error([&] { load_elf_kernel(image, memory); }).message,
+                   "machine type 30583"));
   }
   SUBCASE("a relocatable object, not an executable") {
     std::vector<std::uint8_t> image(good);

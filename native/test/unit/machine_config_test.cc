@@ -26,6 +26,10 @@ TEST_CASE("machine config: a sensible config passes") {
   CHECK_NOTHROW(validate_machine_config(valid_config(), kHost));
 }
 
+TEST_CASE("machine config: the KVM device defaults to /dev/kvm") {
+  CHECK(MachineConfig{}.kvm_device_path == "/dev/kvm");
+}
+
 TEST_CASE("machine config: each bad setting is named in the error") {
   MachineConfig config = valid_config();
   config.memory_mib = 8;
@@ -58,6 +62,11 @@ TEST_CASE("machine config: each bad setting is named in the error") {
   config.kernel_path.clear();
   CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
                  "kernelPath"));
+
+  config = valid_config();
+  config.kvm_device_path.clear();
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "kvmDevicePath"));
 
   config = valid_config();
   config.command_line = std::string(70000, 'x');

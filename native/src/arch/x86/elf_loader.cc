@@ -3,6 +3,8 @@
 #include <elf.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <string>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -27,22 +29,51 @@ bool range_within(std::uint64_t offset, std::uint64_t length, std::uint64_t size
   return offset <= size && length <= size - offset;
 }
 
+// A name users recognise for the architectures kernels are commonly built for.
+std::string machine_name(std::uint16_t machine) {
+  switch (machine) {
+    case EM_386: return "i386 (32-bit x86)";
+    case EM_X86_64: return "x86-64";
+    case EM_ARM: return "32-bit ARM";
+    case EM_AARCH64: return "AArch64 (ARM64)";
+    case EM_RISCV: return "RISC-V";
+    case EM_PPC: return "PowerPC";
+    case EM_PPC64: return "64-bit PowerPC";
+    case EM_S390: return "IBM S/390";
+    case EM_MIPS: return "MIPS";
+    case EM_LOONGARCH: return "LoongArch";
+    default: return "machine type " + std::to_string(machine);
+  }
+}
+
 Elf64_Ehdr read_elf_header(std::span<const std::uint8_t> image) {
+  // e_machine sits at the same offset in 32- and 64-bit headers: read it first,
+  // so a kernel for another architecture is named as such whatever its class.
+  constexpr std::size_t kMachineEnd = offsetof(Elf64_Ehdr, e_machine) + sizeof(Elf64_Half);
+  static_assert(offsetof(Elf32_Ehdr, e_machine) == offsetof(Elf64_Ehdr, e_machine));
+  if (image.size() < kMachineEnd) {
+    fail(ErrorCode::NotAKernel, "the file is shorter than an ELF header");
+  }
+  const bool little_endian = image[EI_DATA] == ELFDATA2LSB;
+  const unsigned first = image[kMachineEnd - 2];
+  const unsigned second = image[kMachineEnd - 1];
+  const auto machine =
+      static_cast<std::uint16_t>(little_endian ? first | second << 8 : first << 8 | second);
+  if (machine != EM_X86_64) {
+    fail(ErrorCode::UnsupportedKernel, "built for " + machine_name(machine) + ", not x86-64");
+  }
+  if (image[EI_CLASS] != ELFCLASS64) {
+    fail(ErrorCode::UnsupportedKernel,
+         "a 32-bit ELF file; only 64-bit (ELFCLASS64) x86-64 kernels are supported");
+  }
+  if (!little_endian) {
+    fail(ErrorCode::UnsupportedKernel, "not a little-endian ELF file");
+  }
   if (image.size() < sizeof(Elf64_Ehdr)) {
     fail(ErrorCode::NotAKernel, "the file is shorter than an ELF header");
   }
   Elf64_Ehdr header;
   std::memcpy(&header, image.data(), sizeof header);
-  if (header.e_ident[EI_CLASS] != ELFCLASS64) {
-    fail(ErrorCode::UnsupportedKernel, "not a 64-bit ELF file (32-bit kernels are not supported)");
-  }
-  if (header.e_ident[EI_DATA] != ELFDATA2LSB) {
-    fail(ErrorCode::UnsupportedKernel, "not a little-endian ELF file");
-  }
-  if (header.e_machine != EM_X86_64) {
-    fail(ErrorCode::UnsupportedKernel,
-         "built for machine " + std::to_string(header.e_machine) + ", not x86-64");
-  }
   if (header.e_type != ET_EXEC) {
     fail(ErrorCode::UnsupportedKernel, "not an executable (ELF type " +
                                            std::to_string(header.e_type) + ")");
