@@ -4,6 +4,7 @@
  * with native/src/binding/.
  */
 import type { KvmStatus } from '../../common/host-info.ts';
+import type { DiskImageAddon } from './disk-image.ts';
 
 /** How the kernel file is interpreted. 'auto' recognises ELF and bzImage; a raw binary needs 'flat'. */
 export type KernelFormat = 'auto' | 'flat' | 'elf' | 'bzimage';
@@ -27,6 +28,12 @@ export interface MachineConfig {
    * (`nestbox run --no-reboot`).
    */
   rebootOnReset?: boolean;
+  /**
+   * The KVM device node to open (default '/dev/kvm'), e.g. another node with the
+   * same ABI; `nestbox run` takes it from NESTBOX_KVM_DEVICE. A node that is
+   * missing or may not be opened makes the constructor throw KVM_UNAVAILABLE.
+   */
+  kvmDevicePath?: string;
 }
 
 /**
@@ -193,7 +200,7 @@ export type MachineConstructor = new (
   onEvent: (event: MachineEvent) => void,
 ) => Machine;
 
-export interface NativeAddon {
+export interface NativeAddon extends DiskImageAddon {
   /** Never throws for the expected failures: they come back as `{ ok: false, problem, message }`. */
   probeKvm(devicePath?: string): KvmStatus;
   Machine: MachineConstructor;

@@ -1,6 +1,7 @@
 // The `nestbox` native addon: probeKvm, Machine and version.
 #include <napi.h>
 
+#include "binding/disk_image_binding.h"
 #include "binding/machine_wrap.h"
 #include "binding/probe_kvm_binding.h"
 
@@ -15,6 +16,7 @@ Napi::Object init_nestbox_addon(Napi::Env env, Napi::Object exports) {
   using namespace nestbox::binding;
   exports.Set("probeKvm", Napi::Function::New<probe_kvm>(env, "probeKvm"));
   exports.Set("Machine", MachineWrap::define_class(env));
+  register_disk_image_binding(env, exports);
   exports.Set("version", Napi::String::New(env, NESTBOX_VERSION));
   return exports;
 }
