@@ -81,6 +81,24 @@ const suites = [
     parse: parseNodeTest,
   },
   {
+    // Our disk-image layer against qemu-img/qemu-io, and `nestbox image`.
+    name: 'block',
+    command: () => nodeTest(findFiles('native/test/block', '.test.ts')),
+    parse: parseNodeTest,
+  },
+  {
+    // libFuzzer on the qcow2 parser and the virtqueue walker, bounded in time.
+    name: 'fuzz',
+    command: () => [
+      'make',
+      '--no-print-directory',
+      '-C',
+      'native/test/fuzz',
+      'run',
+      'FUZZ_SECONDS=20',
+    ],
+  },
+  {
     // The real Debian kernel, fetched and unpacked by the test's own fixture setup.
     name: 'linux-boot',
     command: () => nodeTest(['native/test/linux/linux-boot.test.ts']),
