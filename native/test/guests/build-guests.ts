@@ -15,9 +15,10 @@ const guestsDir = dirname(fileURLToPath(import.meta.url));
 const outDir = join(guestsDir, 'out');
 
 /** Where the guests are linked (guest.ld) and where the VMM loads them. */
-const LOAD_ADDRESS = 0x100000;
+export const LOAD_ADDRESS = 0x100000;
 
-const CFLAGS = [
+/** The freestanding flags every test guest is built with. */
+export const CFLAGS = [
   '-std=c11',
   '-O2',
   '-Wall',

@@ -11,31 +11,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CFLAGS, LOAD_ADDRESS } from './build-guests.ts';
 
 const guestsDir = dirname(fileURLToPath(import.meta.url));
 const outDir = join(guestsDir, 'out', 'extra');
-const LOAD_ADDRESS = 0x100000;
-
-/** The freestanding flags the test guests are built with. */
-const CFLAGS = [
-  '-std=c11',
-  '-O2',
-  '-Wall',
-  '-Wextra',
-  '-Werror',
-  '-ffreestanding',
-  '-nostdlib',
-  '-static',
-  '-fno-pic',
-  '-no-pie',
-  '-mno-red-zone',
-  '-mgeneral-regs-only',
-  '-fno-stack-protector',
-  '-fno-asynchronous-unwind-tables',
-  '-Wl,--build-id=none',
-  '-Wl,-z,noexecstack',
-  '-Wl,-z,max-page-size=0x1000',
-];
 
 function run(command: string, args: string[]): string {
   try {
