@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -17,12 +18,22 @@
 
 namespace nestbox::virtio {
 
+// Runs work under the transport's lock from a thread the transport did not
+// call (a disk worker, the network's I/O thread), for devices that complete
+// requests asynchronously. `work` runs only while the activation that handed
+// out this function is still current (no reset since, no NEEDS_RESET); it
+// returns whether it ran. A VirtQueueError thrown by `work` puts the device
+// into NEEDS_RESET like one from process_queue(). Safe to call after the
+// transport is gone (it then returns false), so workers may outlive it briefly.
+using RunLocked = std::function<bool(const std::function<void()>& work)>;
+
 // What an activated device works with, valid until reset().
 struct VirtioDeviceContext {
   const GuestMemory* memory = nullptr;
   std::span<VirtQueue> queues;
   VirtioInterrupt* interrupt = nullptr;
   std::uint64_t features = 0;  // negotiated
+  RunLocked run_locked;        // queues and interrupt, from any other thread
 };
 
 class VirtioDevice {
@@ -49,7 +60,9 @@ class VirtioDevice {
   // The driver notified `queue` (or activation found it non-empty). Throws
   // VirtQueueError for a broken queue; the transport sets NEEDS_RESET.
   virtual void process_queue(std::uint16_t queue) = 0;
-  // Back to the pre-activation state; forget the context.
+  // Back to the pre-activation state; forget the context. A device with
+  // requests in flight on other threads waits here until none of them touches
+  // guest memory any more (their completions then find run_locked refusing).
   virtual void reset() = 0;
 };
 

@@ -182,7 +182,18 @@ VirtioPciDevice::VirtioPciDevice(std::unique_ptr<VirtioDevice> device, const Gue
                                        kBar, static_cast<std::uint32_t>(kMsixPbaOffset)});
 }
 
-VirtioPciDevice::~VirtioPciDevice() = default;
+VirtioPciDevice::~VirtioPciDevice() {
+  // The device's workers may still be finishing requests that call back into
+  // us (run_locked): reset makes them stop touching memory, and destroying the
+  // device here, while our members live, joins them.
+  {
+    const std::lock_guard lock(mutex_);
+    if (activated_) device_->reset();
+    activated_ = false;
+    ++activation_;
+  }
+  device_.reset();
+}
 
 std::shared_ptr<BusDevice> VirtioPciDevice::bar_region(std::uint8_t index) {
   if (index != kBar) return nullptr;
@@ -418,10 +429,33 @@ void VirtioPciDevice::write_status(std::uint8_t value) {
   }
 }
 
+VirtioDeviceContext VirtioPciDevice::make_context() {
+  RunLocked run_locked = [weak = weak_from_this(),
+                          activation = activation_](const std::function<void()>& work) {
+    const std::shared_ptr<VirtioPciDevice> self = weak.lock();
+    if (!self) return false;
+    const std::lock_guard lock(self->mutex_);
+    if (!self->activated_ || self->activation_ != activation ||
+        (self->status_ & kStatusNeedsReset) != 0) {
+      return false;
+    }
+    try {
+      work();
+    } catch (const VirtQueueError& error) {
+      self->fail(std::string("asynchronous completion: ") + error.what());
+    } catch (const NestboxError& error) {
+      self->fail(std::string("asynchronous completion: ") + error.what());
+    }
+    return true;
+  };
+  return VirtioDeviceContext{&memory_, queues_, interrupt_.get(), driver_features_,
+                             std::move(run_locked)};
+}
+
 void VirtioPciDevice::activate() {
   if (activated_ || (status_ & kStatusNeedsReset) != 0) return;
   activated_ = true;
-  device_->activate(VirtioDeviceContext{&memory_, queues_, interrupt_.get(), driver_features_});
+  device_->activate(make_context());
   // Buffers made available before DRIVER_OK would otherwise wait for a
   // notification the driver already sent.
   for (std::uint16_t queue = 0; queue < queues_.size(); ++queue) {
@@ -432,6 +466,7 @@ void VirtioPciDevice::activate() {
 void VirtioPciDevice::reset() {
   if (activated_) device_->reset();
   activated_ = false;
+  ++activation_;
   for (VirtQueue& queue : queues_) queue.reset();
   std::fill(queue_vectors_.begin(), queue_vectors_.end(), kNoVector);
   status_ = 0;
@@ -582,7 +617,7 @@ void VirtioPciDevice::restore(const VirtioPciState& state) {
   }
   if ((status_ & kStatusDriverOk) != 0 && (status_ & kStatusNeedsReset) == 0) {
     activated_ = true;
-    device_->activate(VirtioDeviceContext{&memory_, queues_, interrupt_.get(), driver_features_});
+    device_->activate(make_context());
   }
 }
 

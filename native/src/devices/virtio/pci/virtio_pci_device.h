@@ -129,6 +129,8 @@ class VirtioPciDevice : public pci::PciFunction,
   void common_write(std::uint64_t offset, std::span<const std::uint8_t> data);
   void apply_common_field(std::uint16_t field, std::uint32_t value);
   void write_status(std::uint8_t value);
+  // The context for an activation, with a run_locked bound to it.
+  VirtioDeviceContext make_context();
   void activate();
   void reset();
   void process(std::uint16_t queue);
@@ -161,6 +163,8 @@ class VirtioPciDevice : public pci::PciFunction,
   std::uint16_t queue_select_ = 0;
   std::uint16_t config_vector_ = kNoVector;
   bool activated_ = false;
+  // Bumped by every reset: run_locked functions from an older activation refuse.
+  std::uint64_t activation_ = 0;
 };
 
 }  // namespace nestbox::virtio
