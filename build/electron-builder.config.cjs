@@ -42,8 +42,12 @@ const config = {
     },
   },
   deb: {
-    // Electron's own runtime libraries, nothing more; the kvm group note is in after-install.
+    // Electron's runtime libraries, plus what the KVM core links: zlib and zstd (compressed
+    // qcow2 clusters) and libslirp (user-mode networking). The kvm group note is in after-install.
     depends: [
+      'zlib1g',
+      'libzstd1',
+      'libslirp0',
       'libgtk-3-0',
       'libnss3',
       'libgbm1',

@@ -4,7 +4,7 @@
 // scripts/build.mjs imports buildNativeAddon(). `rebuild` the first time
 // (configure + build), `build` afterwards so unchanged sources are not recompiled.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -78,14 +78,52 @@ export async function buildNativeAddon() {
   }
   const nodeGyp = findNodeGyp();
   const configured = existsSync(join(nativeDir, 'build', 'config.gypi'));
-  const command = configured ? 'build' : 'rebuild';
-  const args = [nodeGyp, command, '--directory', nativeDir, '-j', 'max'];
+  // binding.gyp lists its sources by `find` when it is configured: a source
+  // file added or removed since then needs a configure (not a full rebuild).
+  const sources = currentSourceList();
+  const sourcesRecord = join(nativeDir, 'build', 'configured-sources.txt');
+  const sourcesChanged =
+    configured && (!existsSync(sourcesRecord) || readFileSync(sourcesRecord, 'utf8') !== sources);
+  const commands = !configured ? ['rebuild'] : sourcesChanged ? ['configure', 'build'] : ['build'];
   const headers = nodeHeadersDir();
-  if (headers) {
-    args.push(`--nodedir=${headers}`);
+  for (const command of commands) {
+    const args = [nodeGyp, command, '--directory', nativeDir];
+    if (command !== 'configure') args.push('-j', 'max');
+    if (headers) {
+      args.push(`--nodedir=${headers}`);
+    }
+    console.log(`build-native: node-gyp ${command} in native/`);
+    await runNodeGyp(command, args);
   }
-  console.log(`build-native: node-gyp ${command} in native/`);
+  writeFileSync(sourcesRecord, sources);
+  if (!existsSync(addonPath)) {
+    throw new Error(`build-native: node-gyp succeeded but ${addonPath} is missing`);
+  }
+  console.log(`build-native: built ${addonPath}`);
+  return addonPath;
+}
 
+/** The native sources binding.gyp picks up, one per line. */
+function currentSourceList() {
+  /** @type {string[]} */
+  const found = [];
+  /** @param {string} dir */
+  const walk = (dir) => {
+    for (const entry of readdirSync(join(nativeDir, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.cc')) found.push(path);
+    }
+  };
+  walk('src');
+  return found.sort().join('\n');
+}
+
+/**
+ * @param {string} command
+ * @param {string[]} args
+ */
+async function runNodeGyp(command, args) {
   /** @type {{ code: number | null, signal: NodeJS.Signals | null }} */
   const exit = await new Promise((resolveExit, rejectExit) => {
     const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root });
@@ -101,11 +139,6 @@ export async function buildNativeAddon() {
         'python3 are required: run scripts/setup-system.sh.',
     );
   }
-  if (!existsSync(addonPath)) {
-    throw new Error(`build-native: node-gyp succeeded but ${addonPath} is missing`);
-  }
-  console.log(`build-native: built ${addonPath}`);
-  return addonPath;
 }
 
 const runDirectly = process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href;

@@ -32,6 +32,7 @@ export class MachineSession {
     state: new Set(),
     reset: new Set(),
     error: new Set(),
+    log: new Set(),
   };
   #lastError: ErrorEvent | undefined;
   readonly #ended: Promise<MachineEnding>;

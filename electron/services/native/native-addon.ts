@@ -34,6 +34,49 @@ export interface MachineConfig {
    * missing or may not be opened makes the constructor throw KVM_UNAVAILABLE.
    */
   kvmDevicePath?: string;
+  /**
+   * virtio-blk disks, in PCI slot order (00:04.0 onwards), at most 16. Each image
+   * is opened (format detected, backing chain followed) when the machine is
+   * created: a missing, corrupt or truncated image throws an IMAGE_* error that
+   * names the file, and the file is left untouched.
+   */
+  disks?: DiskConfig[];
+  /** A virtio-net NIC (00:02.0) on user-mode networking; absent: no network. */
+  network?: NetworkConfig;
+  /** virtio-rng (00:03.0) fed from the host's getrandom; default true. */
+  entropy?: boolean;
+}
+
+export interface DiskConfig {
+  /** A raw or qcow2 image. */
+  path: string;
+  /** The guest sees a read-only disk (virtio-blk RO) and the file is opened read-only. */
+  readOnly?: boolean;
+  /** The disk's ID as the guest reads it (at most 20 bytes); default derived from the slot. */
+  serial?: string;
+}
+
+/**
+ * NAT networking (libslirp): the guest gets 10.0.2.15 by DHCP, 10.0.2.2 is the
+ * host (its loopback services included), 10.0.2.3 the DNS forwarder.
+ */
+export interface NetworkConfig {
+  /** 'aa:bb:cc:dd:ee:ff'; default derived from `vmId`, so it is stable per VM. */
+  macAddress?: string;
+  /** The VM's id, which the default MAC is derived from. */
+  vmId?: string;
+  /** Host-to-guest forwards; each host port is bound when the machine is created. */
+  portForwards?: PortForwardConfig[];
+  /** The guest reaches nothing outside; only port forwards connect in. */
+  isolated?: boolean;
+}
+
+export interface PortForwardConfig {
+  protocol?: 'tcp' | 'udp';
+  /** Default '127.0.0.1' (loopback only); '0.0.0.0' exposes the guest to the LAN. */
+  hostAddress?: string;
+  hostPort: number;
+  guestPort: number;
 }
 
 /**
@@ -122,7 +165,13 @@ export interface ErrorEvent {
   registers?: VcpuRegisters;
 }
 
-export type MachineEvent = SerialEvent | StateEvent | ResetEvent | ErrorEvent;
+/** A device's notice for the VM's log (guest driver error, disk I/O failure, network problem). */
+export interface LogEvent {
+  type: 'log';
+  message: string;
+}
+
+export type MachineEvent = SerialEvent | StateEvent | ResetEvent | ErrorEvent | LogEvent;
 
 export interface MachineStats {
   /** Guest reads/writes of I/O ports no device claims (reads return all ones). */
@@ -146,7 +195,21 @@ export type NativeErrorCode =
   | 'GUEST_MEMORY'
   | 'KVM_UNAVAILABLE'
   | 'KVM_FAILURE'
-  | 'INVALID_STATE';
+  | 'INVALID_STATE'
+  /** A disk image could not be opened: the message names the file and the problem. */
+  | 'IMAGE_NOT_FOUND'
+  | 'IMAGE_UNREADABLE'
+  | 'IMAGE_CORRUPT'
+  | 'IMAGE_UNSUPPORTED'
+  | 'IMAGE_READ_ONLY'
+  | 'IMAGE_BACKING_CHAIN'
+  | 'IMAGE_IO_ERROR'
+  /** The network could not be set up: a port forward's host port is taken, needs privileges, or the config is wrong. */
+  | 'NET_INVALID_CONFIG'
+  | 'NET_HOST_PORT_IN_USE'
+  | 'NET_HOST_PORT_DENIED'
+  | 'NET_HOST_PORT_FAILED'
+  | 'NET_BACKEND_FAILED';
 
 export interface NativeError extends Error {
   code?: NativeErrorCode;

@@ -53,6 +53,13 @@ Napi::Object error_event(Napi::Env env, const MachineErrorReport& report) {
   return event;
 }
 
+Napi::Object log_event(Napi::Env env, const LogDelivery& log) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "log");
+  event.Set("message", log.message);
+  return event;
+}
+
 }  // namespace
 
 bool PendingSerialOutput::append(std::span<const std::uint8_t> bytes) {
@@ -86,6 +93,8 @@ void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t*
       event = state_event(env, *state);
     } else if (const auto* reset = std::get_if<ResetDelivery>(delivery.get())) {
       event = reset_event(env, *reset);
+    } else if (const auto* log = std::get_if<LogDelivery>(delivery.get())) {
+      event = log_event(env, *log);
     } else {
       event = error_event(env, std::get<ErrorDelivery>(*delivery).report);
     }
@@ -119,6 +128,10 @@ void JsEventForwarder::on_reset(ResetCause cause, bool reboot) {
 
 void JsEventForwarder::on_error(const MachineErrorReport& report) {
   queue(ErrorDelivery{report});
+}
+
+void JsEventForwarder::on_log(std::string_view message) {
+  queue(LogDelivery{std::string(message)});
 }
 
 void JsEventForwarder::keep_process_alive(Napi::Env env, bool alive) {

@@ -46,7 +46,11 @@ struct ResetDelivery {
   ResetCause cause;
   bool reboot;
 };
-using EventDelivery = std::variant<SerialDelivery, StateDelivery, ErrorDelivery, ResetDelivery>;
+struct LogDelivery {
+  std::string message;
+};
+using EventDelivery =
+    std::variant<SerialDelivery, StateDelivery, ErrorDelivery, ResetDelivery, LogDelivery>;
 
 void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t* context,
                          EventDelivery* delivery);
@@ -65,6 +69,7 @@ class JsEventForwarder : public MachineEventSink {
   void on_state_changed(MachineState state, std::string_view reason) override;
   void on_reset(ResetCause cause, bool reboot) override;
   void on_error(const MachineErrorReport& report) override;
+  void on_log(std::string_view message) override;
 
   // JS thread only. Keep the process alive while the machine runs.
   void keep_process_alive(Napi::Env env, bool alive);

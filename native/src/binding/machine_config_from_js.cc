@@ -1,7 +1,9 @@
 #include "binding/machine_config_from_js.h"
 
 #include <cmath>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "arch/x86/kernel_format.h"
 
@@ -25,6 +27,93 @@ std::uint64_t whole_number(const Napi::Object& config, const char* field, double
                                  std::to_string(static_cast<std::uint64_t>(limit)));
   }
   return static_cast<std::uint64_t>(number);
+}
+
+// An optional string field; nullopt when undefined.
+std::optional<std::string> optional_string(const Napi::Object& object, const std::string& where,
+                                           const char* field) {
+  const Napi::Value value = object.Get(field);
+  if (value.IsUndefined()) return std::nullopt;
+  if (!value.IsString()) type_error(object.Env(), where + field + " must be a string");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+bool optional_boolean(const Napi::Object& object, const std::string& where, const char* field,
+                      bool fallback) {
+  const Napi::Value value = object.Get(field);
+  if (value.IsUndefined()) return fallback;
+  if (!value.IsBoolean()) type_error(object.Env(), where + field + " must be a boolean");
+  return value.As<Napi::Boolean>().Value();
+}
+
+Napi::Object object_at(const Napi::Value& value, const std::string& where) {
+  if (!value.IsObject() || value.IsArray()) type_error(value.Env(), where + " must be an object");
+  return value.As<Napi::Object>();
+}
+
+std::vector<DiskConfig> disks_from_js(const Napi::Value& value) {
+  std::vector<DiskConfig> disks;
+  if (value.IsUndefined()) return disks;
+  if (!value.IsArray()) type_error(value.Env(), "disks must be an array");
+  const Napi::Array array = value.As<Napi::Array>();
+  for (std::uint32_t i = 0; i < array.Length(); ++i) {
+    const std::string where = "disks[" + std::to_string(i) + "].";
+    const Napi::Object object = object_at(array.Get(i), "disks[" + std::to_string(i) + "]");
+    DiskConfig disk;
+    const std::optional<std::string> path = optional_string(object, where, "path");
+    if (!path || path->empty()) type_error(value.Env(), where + "path must be a non-empty string");
+    disk.path = *path;
+    disk.read_only = optional_boolean(object, where, "readOnly", false);
+    disk.serial = optional_string(object, where, "serial").value_or("");
+    disks.push_back(std::move(disk));
+  }
+  return disks;
+}
+
+net::PortForward port_forward_from_js(const Napi::Value& value, const std::string& where) {
+  const Napi::Object object = object_at(value, where);
+  net::PortForward forward;
+  const std::optional<std::string> protocol = optional_string(object, where + ".", "protocol");
+  if (protocol && *protocol != "tcp" && *protocol != "udp") {
+    type_error(value.Env(), where + ".protocol must be 'tcp' or 'udp'");
+  }
+  forward.protocol = protocol == "udp" ? net::NetProtocol::Udp : net::NetProtocol::Tcp;
+  forward.host_address = optional_string(object, where + ".", "hostAddress").value_or("127.0.0.1");
+  const auto port = [&](const char* field) {
+    const Napi::Value port_value = object.Get(field);
+    const double number = port_value.IsNumber() ? port_value.As<Napi::Number>().DoubleValue() : -1;
+    if (!(number >= 1 && number <= 65535) || std::floor(number) != number) {
+      type_error(value.Env(), where + "." + field + " must be a port number (1-65535)");
+    }
+    return static_cast<std::uint16_t>(number);
+  };
+  forward.host_port = port("hostPort");
+  forward.guest_port = port("guestPort");
+  return forward;
+}
+
+std::optional<NetworkConfig> network_from_js(const Napi::Value& value) {
+  if (value.IsUndefined() || value.IsNull()) return std::nullopt;
+  const Napi::Object object = object_at(value, "network");
+  NetworkConfig network;
+  if (const std::optional<std::string> mac = optional_string(object, "network.", "macAddress")) {
+    network.mac = net::MacAddress::parse(*mac);
+    if (!network.mac) {
+      type_error(value.Env(), "network.macAddress '" + *mac + "' is not like 52:54:00:12:34:56");
+    }
+  }
+  network.vm_id = optional_string(object, "network.", "vmId").value_or("");
+  network.isolated = optional_boolean(object, "network.", "isolated", false);
+  const Napi::Value forwards = object.Get("portForwards");
+  if (!forwards.IsUndefined()) {
+    if (!forwards.IsArray()) type_error(value.Env(), "network.portForwards must be an array");
+    const Napi::Array array = forwards.As<Napi::Array>();
+    for (std::uint32_t i = 0; i < array.Length(); ++i) {
+      network.port_forwards.push_back(
+          port_forward_from_js(array.Get(i), "network.portForwards[" + std::to_string(i) + "]"));
+    }
+  }
+  return network;
 }
 
 }  // namespace
@@ -86,6 +175,10 @@ MachineConfig machine_config_from_js(const Napi::Value& value) {
     }
     config.kvm_device_path = kvm_device_path.As<Napi::String>().Utf8Value();
   }
+
+  config.disks = disks_from_js(object.Get("disks"));
+  config.network = network_from_js(object.Get("network"));
+  config.entropy = optional_boolean(object, "", "entropy", true);
 
   // Ranges beyond types are checked by validate_machine_config, which knows the host.
   config.memory_mib = whole_number(object, "memoryMiB", 1ull << 40);

@@ -23,7 +23,12 @@
 #include "devices/rtc/cmos_rtc.h"
 #include "devices/serial/serial_port.h"
 #include "kvm/gsi_routing.h"
+#include "block/disk_image.h"
+#include "devices/virtio/blk/virtio_blk.h"
+#include "devices/virtio/net/virtio_net.h"
+#include "devices/virtio/rng/virtio_rng.h"
 #include "machine/kvm_interrupt_line.h"
+#include "machine/pci_platform.h"
 #include "machine/vcpu_setup.h"
 
 namespace nestbox {
@@ -56,12 +61,19 @@ void rearm_rtc_timer(const CmosRtc& rtc, const IoTimer& timer) {
   timer.arm(delay.count() > 0 ? static_cast<std::uint64_t>(delay.count()) : 1);
 }
 
+// "00:04.0": how lspci names a function on bus 0.
+std::string pci_slot_name(std::uint8_t slot) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  return std::string("00:") + kDigits[(slot >> 4) & 0xf] + kDigits[slot & 0xf] + ".0";
+}
+
 }  // namespace
 
 Board::Board(const kvm::KvmSystem& system, const GuestMemory& memory, const MachineConfig& config,
              const BootImages& images, std::span<const kvm_cpuid_entry2> supported_cpuid,
-             BoardCallbacks callbacks)
+             const BoardPeripherals& peripherals, BoardCallbacks callbacks)
     : callbacks_(std::move(callbacks)), vm_(system.create_vm()) {
+  if (!callbacks_.log) callbacks_.log = [](std::string_view) {};
   // A guest's reset or power-off takes effect at once, as on hardware: no vCPU
   // runs another instruction of this boot while the machine reboots or stops.
   callbacks_.reset_requested = [this, forward = std::move(callbacks_.reset_requested)](
@@ -73,6 +85,12 @@ Board::Board(const kvm::KvmSystem& system, const GuestMemory& memory, const Mach
     request_stop();
     forward();
   };
+  // Before the ACPI tables, which describe it (interrupt routing, windows).
+  pci_ = std::make_unique<PciPlatform>(
+      vm_, port_bus_, mmio_bus_,
+      std::array<std::shared_ptr<InterruptLine>, pci::kIntxLineCount>{
+          irq(pci::kIntxFirstGsi), irq(pci::kIntxFirstGsi + 1), irq(pci::kIntxFirstGsi + 2),
+          irq(pci::kIntxFirstGsi + 3)});
   load_boot_images(memory, config, images);
 
   vm_.set_tss_address(x86::layout::kTssAddress);
@@ -88,6 +106,7 @@ Board::Board(const kvm::KvmSystem& system, const GuestMemory& memory, const Mach
   }
 
   attach_devices(config, memory);
+  attach_pci_devices(memory, peripherals);
   create_vcpus(config, supported_cpuid);
 }
 
@@ -120,6 +139,8 @@ void Board::load_boot_images(const GuestMemory& memory, const MachineConfig& con
   x86::acpi::AcpiPlatform platform;
   platform.cpu_count = config.cpus;  // APIC IDs 0..cpus-1, as KVM assigns them
   platform.pm_base = acpi_pm::kDefaultBasePort;
+  platform.system_bus_terms.push_back(pci_->acpi_system_bus_terms());
+  platform.extra_tables.push_back(PciPlatform::mcfg_table());
   acpi_rsdp_address_ = x86::acpi::write_acpi_tables(memory, platform).rsdp_address;
 
   const std::vector<x86::E820Entry> e820 = x86::build_e820_map(memory.regions());
@@ -189,7 +210,44 @@ void Board::attach_devices(const MachineConfig& /*config*/, const GuestMemory& m
     io_watched_fds_.push_back(timer->fd());
     rearm_rtc_timer(*rtc, *timer);
   });
+  io_attachments_.push_back([this](IoThread& io) { pci_->attach_io(io, io_watched_fds_); });
   timers_.push_back(timer);
+}
+
+void Board::attach_pci_devices(const GuestMemory& memory, const BoardPeripherals& peripherals) {
+  const auto log_as = [this](std::string name) {
+    return [this, name = std::move(name)](std::string_view message) {
+      callbacks_.log(name + ": " + std::string(message));
+    };
+  };
+  if (peripherals.network != nullptr) {
+    pci_->add_virtio(kNetworkPciSlot,
+                     std::make_unique<virtio::VirtioNet>(
+                         *peripherals.network, peripherals.mac,
+                         [this](std::function<void()> task) { post_to_io(std::move(task)); },
+                         log_as("virtio-net")),
+                     memory, log_as("virtio-net " + pci_slot_name(kNetworkPciSlot)));
+  }
+  if (peripherals.entropy) {
+    pci_->add_virtio(kEntropyPciSlot,
+                     std::make_unique<virtio::VirtioRng>(virtio::host_entropy_source()), memory,
+                     log_as("virtio-rng " + pci_slot_name(kEntropyPciSlot)));
+  }
+  for (std::size_t i = 0; i < peripherals.disks.size(); ++i) {
+    const BoardDisk& disk = peripherals.disks[i];
+    const auto slot = static_cast<std::uint8_t>(kFirstDiskPciSlot + i);
+    pci_->add_virtio(slot,
+                     std::make_unique<virtio::VirtioBlk>(disk.image, disk.read_only, disk.serial,
+                                                         log_as("disk " + disk.image->path())),
+                     memory, log_as("virtio-blk " + pci_slot_name(slot)));
+  }
+  // Firmware's job, done before the guest runs: BARs placed, decoding on,
+  // interrupt lines filled in (and the notify ioeventfds bound).
+  pci_->assign_resources();
+}
+
+void Board::post_to_io(std::function<void()> task) {
+  if (IoThread* io = io_.load()) io->post(std::move(task));
 }
 
 void Board::create_vcpus(const MachineConfig& config,

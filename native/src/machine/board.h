@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "arch/x86/long_mode_setup.h"
@@ -25,9 +27,18 @@
 #include "machine/machine_events.h"
 #include "machine/vcpu_thread.h"
 #include "memory/guest_memory.h"
+#include "net/mac_address.h"
 
 namespace nestbox {
 
+namespace block {
+class DiskImage;
+}
+namespace net {
+class NetBackend;
+}
+
+class PciPlatform;
 class SerialPort;
 class KvmInterruptLine;
 
@@ -49,6 +60,22 @@ struct BootImages {
   std::optional<std::vector<std::uint8_t>> initrd;
 };
 
+// What the machine keeps across reboots and lends to each board: open disk
+// images and the network backend (whose host sockets and port forwards must
+// not close when the guest reboots).
+struct BoardDisk {
+  std::shared_ptr<block::DiskImage> image;
+  bool read_only = false;
+  std::string serial;
+};
+
+struct BoardPeripherals {
+  std::vector<BoardDisk> disks;
+  net::NetBackend* network = nullptr;  // null: no NIC; else outlives the board
+  net::MacAddress mac;
+  bool entropy = true;
+};
+
 // How the board reports to its machine. All may be called from vCPU threads
 // (devices run there) and must not block.
 struct BoardCallbacks {
@@ -57,6 +84,7 @@ struct BoardCallbacks {
   std::function<void()> power_off_requested;        // ACPI S5
   VcpuThread::OnFinished vcpu_finished;
   std::function<void()> all_vcpus_parked;
+  std::function<void(std::string_view)> log;  // device notices for the VM's log
 };
 
 class Board {
@@ -65,7 +93,7 @@ class Board {
   // the VM. Throws NestboxError with a message naming what was wrong.
   Board(const kvm::KvmSystem& system, const GuestMemory& memory, const MachineConfig& config,
         const BootImages& images, std::span<const kvm_cpuid_entry2> supported_cpuid,
-        BoardCallbacks callbacks);
+        const BoardPeripherals& peripherals, BoardCallbacks callbacks);
   ~Board();
   Board(const Board&) = delete;
   Board& operator=(const Board&) = delete;
@@ -95,6 +123,9 @@ class Board {
   void load_boot_images(const GuestMemory& memory, const MachineConfig& config,
                         const BootImages& images);
   void attach_devices(const MachineConfig& config, const GuestMemory& memory);
+  void attach_pci_devices(const GuestMemory& memory, const BoardPeripherals& peripherals);
+  // Runs `task` on the machine's I/O thread (dropped when none is attached).
+  void post_to_io(std::function<void()> task);
   void create_vcpus(const MachineConfig& config, std::span<const kvm_cpuid_entry2> supported);
   std::shared_ptr<KvmInterruptLine> irq(std::uint32_t gsi);
 
@@ -103,6 +134,7 @@ class Board {
   AddressBus port_bus_{"port I/O"};
   AddressBus mmio_bus_{"MMIO"};
   std::shared_ptr<SerialPort> com1_;
+  std::unique_ptr<PciPlatform> pci_;
   std::function<void()> power_button_;
   std::vector<std::function<void(IoThread&)>> io_attachments_;
   std::vector<int> io_watched_fds_;

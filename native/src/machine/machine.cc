@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "arch/x86/kernel_file.h"
+#include "block/disk_image.h"
 #include "arch/x86/memory_layout.h"
 #include "common/nestbox_error.h"
 
@@ -38,6 +39,7 @@ Machine::Machine(const MachineConfig& config, MachineEventSink& events)
   images_ = read_boot_images(config_);
   supported_cpuid_ = system_.supported_cpuid();
   memory_.emplace(GuestMemory::allocate(x86::layout::guest_ram_regions(config_.memory_mib << 20)));
+  open_peripherals();
   board_ = build_board();
 
   const std::uint64_t period =
@@ -47,10 +49,41 @@ Machine::Machine(const MachineConfig& config, MachineEventSink& events)
     halt_probe_timer_.consume();
     on_halt_probe_tick();
   });
+  if (network_driver_) {
+    io_.watch(network_driver_->fd(), [driver = network_driver_.get()] { driver->dispatch(); });
+  }
   board_->attach_io(io_);
 }
 
 Machine::~Machine() { close(); }
+
+void Machine::open_peripherals() {
+  for (std::size_t i = 0; i < config_.disks.size(); ++i) {
+    const DiskConfig& disk = config_.disks[i];
+    // Opening validates the header, the tables it points at and the whole
+    // backing chain, so a corrupt or truncated image fails here, with a
+    // message naming the file, before the guest could see a half-working
+    // disk; nothing is written to it on the way.
+    std::shared_ptr<block::DiskImage> image =
+        block::open_disk_image(disk.path, block::OpenOptions{disk.read_only});
+    const std::string serial = disk.serial.empty() ? "nestbox-disk" + std::to_string(i) : disk.serial;
+    peripherals_.disks.push_back(BoardDisk{std::move(image), disk.read_only, serial});
+  }
+  peripherals_.entropy = config_.entropy;
+  if (config_.network) {
+    const NetworkConfig& network = *config_.network;
+    net::SlirpNetworkConfig slirp;
+    slirp.port_forwards = network.port_forwards;
+    slirp.isolated = network.isolated;
+    network_ = std::make_unique<net::SlirpBackend>(
+        slirp, [this](std::string_view message) { events_.on_log("network: " + std::string(message)); });
+    network_driver_ = std::make_unique<net::PollableDriver>(*network_);
+    peripherals_.network = network_.get();
+    peripherals_.mac = network.mac ? *network.mac
+                                   : net::derive_mac_address(network.vm_id.empty() ? config_.kernel_path
+                                                                                   : network.vm_id);
+  }
+}
 
 std::unique_ptr<Board> Machine::build_board() {
   const std::uint64_t generation = board_generation_ + 1;
@@ -77,8 +110,9 @@ std::unique_ptr<Board> Machine::build_board() {
   callbacks.all_vcpus_parked = [this, generation] {
     io_.post([this, generation] { on_all_vcpus_parked(generation); });
   };
+  callbacks.log = [this](std::string_view message) { events_.on_log(message); };
   auto board = std::make_unique<Board>(system_, *memory_, config_, images_, supported_cpuid_,
-                                       std::move(callbacks));
+                                       peripherals_, std::move(callbacks));
   const std::lock_guard lock(board_mutex_);
   board_generation_ = generation;
   return board;
@@ -220,6 +254,12 @@ void Machine::close() {
     board->join();
   }
   board.reset();
+  // The I/O thread has stopped: the backend may be torn down from here.
+  if (network_driver_) {
+    network_driver_.reset();
+    network_.reset();
+  }
+  peripherals_ = BoardPeripherals{};  // closes the disk images (flush, clear the dirty bit)
   memory_.reset();
 }
 
@@ -281,6 +321,9 @@ void Machine::handle_reset(std::uint64_t generation, ResetCause cause,
   old_board->join();
   old_board->detach_io(io_);
   old_board.reset();
+  if (network_) {
+    network_->set_frame_sink({});  // the old NIC is gone; the new one sets its own
+  }
   {
     const std::lock_guard lock(state_mutex_);
     ++resets_;

@@ -37,6 +37,8 @@
 #include "machine/machine_events.h"
 #include "machine/machine_state.h"
 #include "memory/guest_memory.h"
+#include "net/pollable_driver.h"
+#include "net/slirp_backend.h"
 
 namespace nestbox {
 
@@ -86,6 +88,8 @@ class Machine {
 
  private:
   std::unique_ptr<Board> build_board();
+  // Disk images and the network backend, which live as long as the machine.
+  void open_peripherals();
   // I/O thread only.
   void handle_vcpu_finished(std::uint64_t generation, VcpuResult result);
   void handle_reset(std::uint64_t generation, ResetCause cause,
@@ -120,6 +124,11 @@ class Machine {
   BusStats retired_ports_;              // under board_mutex_: stats of earlier boots
   BusStats retired_mmio_;
   IoTimer halt_probe_timer_;
+  // Lent to every board; the backend is used on the I/O thread only (its
+  // driver is watched there), and both outlive every board.
+  std::unique_ptr<net::SlirpBackend> network_;
+  std::unique_ptr<net::PollableDriver> network_driver_;
+  BoardPeripherals peripherals_;
   // close() stops this before it releases the board and memory.
   IoThread io_;
   std::unique_ptr<Board> board_;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 
 #include "arch/x86/memory_layout.h"
 #include "common/nestbox_error.h"
@@ -59,6 +60,35 @@ void validate_machine_config(const MachineConfig& config, const HostLimits& host
   }
   if (config.command_line.find('\0') != std::string::npos) {
     invalid("cmdline: contains a NUL byte");
+  }
+  if (config.disks.size() > kMaxDisks) {
+    invalid("disks: " + std::to_string(config.disks.size()) + " disks; a machine can have at most " +
+            std::to_string(kMaxDisks));
+  }
+  for (std::size_t i = 0; i < config.disks.size(); ++i) {
+    const DiskConfig& disk = config.disks[i];
+    const std::string name = "disks[" + std::to_string(i) + "]";
+    if (disk.path.empty()) {
+      invalid(name + ".path: no image file given");
+    }
+    if (disk.serial.size() > kMaxDiskSerialLength) {
+      invalid(name + ".serial: longer than " + std::to_string(kMaxDiskSerialLength) + " bytes");
+    }
+  }
+  if (config.network) {
+    const NetworkConfig& network = *config.network;
+    if (network.mac && (!network.mac->is_unicast() || network.mac->bytes == std::array<std::uint8_t, 6>{})) {
+      invalid("network.macAddress: " + network.mac->to_string() +
+              " is not a unicast address a NIC can use");
+    }
+    if (network.port_forwards.size() > kMaxPortForwards) {
+      invalid("network.portForwards: at most " + std::to_string(kMaxPortForwards) + " forwards");
+    }
+    for (const net::PortForward& forward : network.port_forwards) {
+      if (forward.host_port == 0 || forward.guest_port == 0) {
+        invalid("network.portForwards: " + forward.describe() + ": ports must be 1-65535");
+      }
+    }
   }
 }
 

@@ -3,12 +3,42 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "arch/x86/kernel_format.h"
 #include "kvm/kvm_system.h"
+#include "net/mac_address.h"
+#include "net/port_forward.h"
 
 namespace nestbox {
+
+// One virtio-blk disk. The image's format is detected (qcow2 by its magic,
+// raw otherwise) and its backing chain opened with it.
+struct DiskConfig {
+  std::string path;
+  bool read_only = false;  // the guest sees a read-only disk; the file is opened read-only
+  std::string serial;      // what the guest reads as the disk's ID (≤ 20 bytes); empty: derived
+};
+
+// The NIC (virtio-net) on user-mode networking (libslirp).
+struct NetworkConfig {
+  // The NIC's MAC address; when absent it is derived from vm_id (stable per VM).
+  std::optional<net::MacAddress> mac;
+  std::string vm_id;
+  std::vector<net::PortForward> port_forwards;
+  bool isolated = false;  // the guest reaches nothing outside; only port forwards come in
+};
+
+// PCI slots of the board's devices (bus 0, function 0 each). 1 is kept for
+// the display.
+inline constexpr std::uint8_t kNetworkPciSlot = 2;
+inline constexpr std::uint8_t kEntropyPciSlot = 3;
+inline constexpr std::uint8_t kFirstDiskPciSlot = 4;
+inline constexpr std::size_t kMaxDisks = 16;
+inline constexpr std::size_t kMaxDiskSerialLength = 20;
+inline constexpr std::size_t kMaxPortForwards = 64;
 
 struct MachineConfig {
   std::string kernel_path;
@@ -21,6 +51,9 @@ struct MachineConfig {
   // The KVM device node to open: /dev/kvm unless pointed elsewhere (another
   // node with the same ABI, e.g. in a container or a test).
   std::string kvm_device_path = kvm::kDefaultKvmDevicePath;
+  std::vector<DiskConfig> disks;        // virtio-blk, PCI slots 4, 5, ... in this order
+  std::optional<NetworkConfig> network;  // absent: no NIC
+  bool entropy = true;                   // virtio-rng fed from the host's getrandom
 };
 
 struct HostLimits {

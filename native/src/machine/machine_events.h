@@ -43,6 +43,9 @@ class MachineEventSink {
   virtual void on_reset(ResetCause cause, bool reboot) = 0;
   // Sent before the state change to Error it explains.
   virtual void on_error(const MachineErrorReport& report) = 0;
+  // A device's notice for the VM's log (a guest driver error, a disk I/O
+  // failure, a network backend problem). Not fatal; rate-limited by the sender.
+  virtual void on_log(std::string_view /*message*/) {}
 };
 
 }  // namespace nestbox

@@ -80,7 +80,7 @@ function runGuest(
         errors.push(event);
       } else if (event.type === 'reset') {
         resets.push(event);
-      } else {
+      } else if (event.type === 'state') {
         states.push(event);
         if (event.state === 'stopped' || event.state === 'error') {
           clearTimeout(timer);

@@ -86,3 +86,38 @@ TEST_CASE("machine config: 64 MiB to 64 GiB and more, 1 to 64 vCPUs, whatever th
     CHECK_NOTHROW(validate_machine_config(config, kHost));
   }
 }
+
+TEST_CASE("machine config: disks, network and entropy") {
+  MachineConfig config = valid_config();
+  CHECK(config.entropy);
+  CHECK_FALSE(config.network);
+
+  config.disks.assign(kMaxDisks, DiskConfig{"/vm/disk.qcow2", false, ""});
+  CHECK_NOTHROW(validate_machine_config(config, kHost));
+  config.disks.push_back(DiskConfig{"/vm/one-too-many.qcow2", false, ""});
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "at most 16"));
+
+  config.disks = {DiskConfig{"", false, ""}};
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "disks[0].path"));
+  config.disks = {DiskConfig{"/vm/a.raw", true, std::string(21, 's')}};
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "disks[0].serial"));
+  config.disks.clear();
+
+  config.network = NetworkConfig{};
+  CHECK_NOTHROW(validate_machine_config(config, kHost));
+  config.network->mac = net::MacAddress::parse("01:00:5e:00:00:01");  // multicast
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "network.macAddress"));
+  config.network->mac = net::MacAddress::parse("52:54:00:12:34:56");
+  CHECK_NOTHROW(validate_machine_config(config, kHost));
+
+  net::PortForward forward;
+  forward.host_port = 8080;
+  forward.guest_port = 0;
+  config.network->port_forwards = {forward};
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "network.portForwards"));
+}
