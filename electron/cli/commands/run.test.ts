@@ -75,6 +75,7 @@ describe('nestbox run: arguments', () => {
       cpus: 1,
       memoryMiB: 256,
       noReboot: false,
+      disks: [],
     });
     assert.deepEqual(
       parseRunOptions([
@@ -91,6 +92,14 @@ describe('nestbox run: arguments', () => {
         '--timeout',
         '2.5',
         '--no-reboot',
+        '--disk',
+        guests.flat.hello,
+        '--disk',
+        `${guests.elf.hello},readonly`,
+        '--forward',
+        'tcp:8022:22',
+        '--forward',
+        'udp:5353:53',
       ]),
       {
         kernelPath: guests.elf.hello,
@@ -100,13 +109,30 @@ describe('nestbox run: arguments', () => {
         memoryMiB: 512,
         timeoutSeconds: 2.5,
         noReboot: true,
+        disks: [{ path: guests.flat.hello }, { path: guests.elf.hello, readOnly: true }],
+        network: {
+          portForwards: [
+            { protocol: 'tcp', hostPort: 8022, guestPort: 22 },
+            { protocol: 'udp', hostPort: 5353, guestPort: 53 },
+          ],
+        },
       },
     );
     assert.equal(parseRunOptions(['--help']), 'help');
     assert.deepEqual(
       parseRunOptions(['--kernel', guests.elf.hello, '--memory', '64', '--cpus', '64']),
-      { kernelPath: guests.elf.hello, cmdline: '', cpus: 64, memoryMiB: 64, noReboot: false },
+      {
+        kernelPath: guests.elf.hello,
+        cmdline: '',
+        cpus: 64,
+        memoryMiB: 64,
+        noReboot: false,
+        disks: [],
+      },
     );
+    const withNet = parseRunOptions(['--kernel', guests.elf.hello, '--net']);
+    assert.ok(withNet !== 'help');
+    assert.deepEqual(withNet.network, { portForwards: [] });
   });
 
   test('NESTBOX_KVM_DEVICE picks the KVM device node, documented in --help', () => {
@@ -128,6 +154,10 @@ describe('nestbox run: arguments', () => {
       [['--kernel', guests.elf.hello, '--memory', '99999999'], /--memory must be/],
       [['--kernel', guests.elf.hello, '--memory', '63'], /--memory .* from 64 to 1048576/],
       [['--kernel', guests.elf.hello, '--cpus', '65'], /--cpus .* from 1 to 64, not "65"/],
+      [['--kernel', guests.elf.hello, '--disk', join(scratch, 'no.qcow2')], /disk file not found/],
+      [['--kernel', guests.elf.hello, '--forward', 'tcp:80'], /--forward must look like/],
+      [['--kernel', guests.elf.hello, '--forward', 'sctp:1:2'], /--forward must look like/],
+      [['--kernel', guests.elf.hello, '--forward', 'tcp:70000:22'], /--forward must look like/],
       [['--kernel', guests.elf.hello, '--timeout=-1'], /--timeout must be a positive/],
       [['--kernel', guests.elf.hello, '--timeout', '0'], /--timeout must be a positive/],
       [['--kernel', guests.elf.hello, '--bogus'], /Unknown option '--bogus'/],

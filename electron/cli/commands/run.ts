@@ -7,8 +7,10 @@ import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import { MachineSession, type MachineEnding } from '../../services/native/machine-session.ts';
 import type {
   ErrorEvent,
+  DiskConfig,
   MachineConfig,
   NativeAddon,
+  PortForwardConfig,
   NativeError,
   NativeErrorCode,
   VcpuRegisters,
@@ -43,11 +45,15 @@ export interface RunOptions {
   /** Seconds; undefined: no limit. */
   timeoutSeconds?: number;
   noReboot: boolean;
+  disks: DiskConfig[];
+  /** Undefined: no NIC. */
+  network?: { portForwards: PortForwardConfig[] };
 }
 
 const USAGE = [
   'Usage: nestbox run --kernel PATH [--initrd PATH] [--append STR] [--cpus N]',
-  '                   [--memory MiB] [--timeout SECONDS] [--no-reboot]',
+  '                   [--memory MiB] [--disk PATH[,readonly]]... [--net]',
+  '                   [--forward tcp|udp:HOSTPORT:GUESTPORT]... [--timeout SECONDS] [--no-reboot]',
   '',
   'Boots a kernel (bzImage, ELF vmlinux) in a headless VM inside this process. The',
   "guest's serial console (COM1) is on stdin/stdout; Nestbox's own messages go to stderr.",
@@ -58,6 +64,12 @@ const USAGE = [
   '  --append STR       the kernel command line',
   `  --cpus N           virtual CPUs, 1 to ${MAX_CPUS} (default ${DEFAULT_CPUS})`,
   `  --memory MiB       guest RAM in MiB, ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB} (default ${DEFAULT_MEMORY_MIB})`,
+  '  --disk PATH        a raw or qcow2 image as a virtio-blk disk (repeat for more);',
+  '                     PATH,readonly gives the guest a read-only disk',
+  '  --net              a virtio-net NIC on NAT networking (guest 10.0.2.15 by DHCP;',
+  '                     10.0.2.2 reaches the host, its loopback included)',
+  '  --forward P:H:G    forward host port H (on 127.0.0.1) to guest port G, P is tcp',
+  '                     or udp; implies --net (repeat for more)',
   '  --timeout SECONDS  stop the VM after this long (exit status 124)',
   '  --no-reboot        when the guest resets (triple fault, keyboard-controller or ACPI',
   '                     reset), stop instead of rebooting',
@@ -79,7 +91,8 @@ const USAGE = [
   '       also after Ctrl-A x',
   '  1    the VM failed (the message and the vCPU registers are on stderr)',
   '  2    bad arguments or files (missing kernel, not a kernel, sizes out of range,',
-  '       no access to the KVM device)',
+  '       a missing or corrupt disk image, a forwarded port in use, no access to the',
+  '       KVM device)',
   '  124  --timeout ran out',
   '  130, 143  stopped by SIGINT, SIGTERM',
 ].join('\n');
@@ -122,6 +135,9 @@ export function parseRunOptions(args: readonly string[]): RunOptions | 'help' {
     memory: { type: 'string' },
     timeout: { type: 'string' },
     'no-reboot': { type: 'boolean' },
+    disk: { type: 'string', multiple: true },
+    net: { type: 'boolean' },
+    forward: { type: 'string', multiple: true },
     help: { type: 'boolean' },
   });
   if (values.help) return 'help';
@@ -150,7 +166,29 @@ export function parseRunOptions(args: readonly string[]): RunOptions | 'help' {
       parseCount('memory', values.memory, MIN_MEMORY_MIB, MAX_MEMORY_MIB) ?? DEFAULT_MEMORY_MIB,
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     noReboot: values['no-reboot'] ?? false,
+    disks: (values.disk ?? []).map(parseDisk),
+    ...(values.net || values.forward !== undefined
+      ? { network: { portForwards: (values.forward ?? []).map(parseForward) } }
+      : {}),
   };
+}
+
+function parseDisk(value: string): DiskConfig {
+  const readOnly = value.endsWith(',readonly');
+  const path = readOnly ? value.slice(0, -',readonly'.length) : value;
+  return { path: requireFile('disk', path) ?? '', ...(readOnly ? { readOnly } : {}) };
+}
+
+function parseForward(value: string): PortForwardConfig {
+  const match = /^(tcp|udp):(\d{1,5}):(\d{1,5})$/.exec(value);
+  const hostPort = Number(match?.[2]);
+  const guestPort = Number(match?.[3]);
+  if (!match || hostPort < 1 || hostPort > 65535 || guestPort < 1 || guestPort > 65535) {
+    throw new UsageError(
+      `--forward must look like tcp:8080:80 (protocol, host port, guest port), not "${value}"`,
+    );
+  }
+  return { protocol: match[1] as 'tcp' | 'udp', hostPort, guestPort };
 }
 
 export type EscapeAction = 'quit' | 'help';
@@ -197,6 +235,16 @@ const USAGE_ERROR_CODES: ReadonlySet<NativeErrorCode> = new Set([
   'UNSUPPORTED_KERNEL',
   'KERNEL_TOO_LARGE',
   'KVM_UNAVAILABLE',
+  'IMAGE_NOT_FOUND',
+  'IMAGE_UNREADABLE',
+  'IMAGE_CORRUPT',
+  'IMAGE_UNSUPPORTED',
+  'IMAGE_READ_ONLY',
+  'IMAGE_BACKING_CHAIN',
+  'NET_INVALID_CONFIG',
+  'NET_HOST_PORT_IN_USE',
+  'NET_HOST_PORT_DENIED',
+  'NET_HOST_PORT_FAILED',
 ]);
 
 export function formatRegisters(registers: VcpuRegisters): string[] {
@@ -259,6 +307,8 @@ function machineConfig(options: RunOptions, kvmDevice: string): MachineConfig {
     ...(options.initrdPath !== undefined ? { initrdPath: options.initrdPath } : {}),
     ...(options.noReboot ? { rebootOnReset: false } : {}),
     ...(kvmDevice !== DEFAULT_KVM_DEVICE ? { kvmDevicePath: kvmDevice } : {}),
+    ...(options.disks.length > 0 ? { disks: options.disks } : {}),
+    ...(options.network ? { network: options.network } : {}),
   };
 }
 

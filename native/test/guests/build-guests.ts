@@ -54,6 +54,10 @@ const PROGRAMS = [
   'counter',
   'acpi-button',
   'jump-to-mmio',
+  'pci-enum',
+  'virtio-blk-guest',
+  'virtio-rng-guest',
+  'virtio-net-guest',
 ] as const;
 export type GuestProgram = (typeof PROGRAMS)[number];
 
