@@ -2,12 +2,16 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "bus/address_bus.h"
 #include "devices/bus_window.h"
 #include "devices/i8042/i8042_controller.h"
+#include "devices/input/key_codes.h"
 #include "support/fake_interrupt_line.h"
 
 using nestbox::I8042Controller;
@@ -51,6 +55,18 @@ struct KbcFixture {
   }
   std::vector<std::uint8_t> to_keyboard(std::uint8_t byte) {
     out(0x60, byte);
+    return drain();
+  }
+  void set_translation(bool on) {
+    out(0x64, i8042::kCmdWriteCommandByte);
+    out(0x60, static_cast<std::uint8_t>(i8042::kCtrKeyboardInterrupt | i8042::kCtrSystem |
+                                        (on ? i8042::kCtrTranslate : 0)));
+  }
+  // The bytes the guest reads after one key press or release.
+  std::vector<std::uint8_t> key(std::string_view code, bool pressed) {
+    const std::optional<nestbox::input::KeyCode> entry = nestbox::input::find_key_code(code);
+    REQUIRE(entry.has_value());
+    CHECK(kbc->queue_key(*entry, pressed));
     return drain();
   }
 };
@@ -196,4 +212,146 @@ TEST_CASE_FIXTURE(KbcFixture, "i8042 state survives save and restore") {
   copy.write(i8042::kCommandPort, read_ctr);
   copy.read(i8042::kDataPort, byte);
   CHECK(byte[0] == 0x07);
+}
+
+// ---- keys from the host ----
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: a normal key through the translator (Linux's setup)") {
+  CHECK(kbc->translating());
+  CHECK(key("KeyA", true) == Bytes{0x1e});
+  CHECK(key("KeyA", false) == Bytes{0x9e});
+  CHECK(key("Digit1", true) == Bytes{0x02});
+  CHECK(key("F7", false) == Bytes{0xc1});  // set 2 F0 83: the translator's 0x83 case
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: set 2 as is with translation off") {
+  set_translation(false);
+  CHECK(key("KeyA", true) == Bytes{0x1c});
+  CHECK(key("KeyA", false) == Bytes{0xf0, 0x1c});
+  CHECK(key("F7", true) == Bytes{0x83});
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: extended keys carry their 0xE0 prefix") {
+  CHECK(key("ControlRight", true) == Bytes{0xe0, 0x1d});
+  CHECK(key("ControlRight", false) == Bytes{0xe0, 0x9d});
+  CHECK(key("ArrowUp", true) == Bytes{0xe0, 0x48});
+  CHECK(key("ArrowUp", false) == Bytes{0xe0, 0xc8});
+  set_translation(false);
+  CHECK(key("ControlRight", true) == Bytes{0xe0, 0x14});
+  CHECK(key("ControlRight", false) == Bytes{0xe0, 0xf0, 0x14});
+  CHECK(key("ArrowLeft", true) == Bytes{0xe0, 0x6b});
+  CHECK(key("ArrowLeft", false) == Bytes{0xe0, 0xf0, 0x6b});
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: Pause and PrintScreen sequences") {
+  CHECK(key("Pause", true) == Bytes{0xe1, 0x1d, 0x45, 0xe1, 0x9d, 0xc5});
+  CHECK(key("Pause", false).empty());  // Pause has no release
+  CHECK(key("PrintScreen", true) == Bytes{0xe0, 0x2a, 0xe0, 0x37});
+  CHECK(key("PrintScreen", false) == Bytes{0xe0, 0xb7, 0xe0, 0xaa});
+  set_translation(false);
+  CHECK(key("Pause", true) == Bytes{0xe1, 0x14, 0x77, 0xe1, 0xf0, 0x14, 0xf0, 0x77});
+  CHECK(key("PrintScreen", true) == Bytes{0xe0, 0x12, 0xe0, 0x7c});
+  CHECK(key("PrintScreen", false) == Bytes{0xe0, 0xf0, 0x7c, 0xe0, 0xf0, 0x12});
+  CHECK(kbc->dropped_keys() == 0);
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: scancode set switch, and set 3 refused") {
+  set_translation(false);
+  CHECK(to_keyboard(0xf0) == Bytes{0xfa});
+  CHECK(to_keyboard(0x01) == Bytes{0xfa});  // set 1
+  CHECK(to_keyboard(0xf0) == Bytes{0xfa});
+  CHECK(to_keyboard(0x00) == Bytes{0xfa, 0x01});
+  CHECK(key("KeyA", true) == Bytes{0x1e});
+  CHECK(key("KeyA", false) == Bytes{0x9e});
+  CHECK(key("ArrowDown", false) == Bytes{0xe0, 0xd0});
+  CHECK(to_keyboard(0xf0) == Bytes{0xfa});
+  CHECK(to_keyboard(0x03) == Bytes{0xfe});  // no set 3: Linux falls back to set 2
+  CHECK(to_keyboard(0xf0) == Bytes{0xfa});
+  CHECK(to_keyboard(0x00) == Bytes{0xfa, 0x01});  // unchanged
+  CHECK(to_keyboard(0xf0) == Bytes{0xfa});
+  CHECK(to_keyboard(0x02) == Bytes{0xfa});
+  CHECK(key("KeyA", true) == Bytes{0x1c});
+  // The set number through the translator: the set 1 code of set 2's key 0x02.
+  set_translation(true);
+  CHECK(to_keyboard(0xf0) == Bytes{0xfa});
+  CHECK(to_keyboard(0x00) == Bytes{0xfa, 0x41});
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: reset answers FA AA and returns to set 2") {
+  set_translation(false);
+  to_keyboard(0xf0);
+  to_keyboard(0x01);
+  kbc->queue_key(*nestbox::input::find_key_code("KeyB"), true);  // waiting, then reset
+  CHECK(to_keyboard(0xff) == Bytes{0xfa, 0xaa});
+  CHECK(drain().empty());  // the reset dropped the key still queued
+  CHECK(key("KeyA", true) == Bytes{0x1c});
+  CHECK(kbc->save().keyboard_scancode_set == 2);
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: disable and enable, LEDs, typematic") {
+  CHECK(to_keyboard(0xf5) == Bytes{0xfa});  // scanning off: keys are dropped
+  const auto a = *nestbox::input::find_key_code("KeyA");
+  CHECK_FALSE(kbc->queue_key(a, true));
+  CHECK(kbc->dropped_keys() == 1);
+  CHECK(drain().empty());
+  CHECK(to_keyboard(0xf4) == Bytes{0xfa});
+  CHECK(key("KeyA", true) == Bytes{0x1e});
+
+  // The controller's keyboard interface disabled: keys wait, nothing lost.
+  out(0x64, i8042::kCmdDisableKeyboard);
+  CHECK(kbc->queue_key(a, false));
+  CHECK_FALSE(output_full());
+  out(0x64, i8042::kCmdEnableKeyboard);
+  CHECK(drain() == Bytes{0x9e});
+
+  CHECK(to_keyboard(0xed) == Bytes{0xfa});
+  CHECK(to_keyboard(0x04) == Bytes{0xfa});  // Caps Lock
+  CHECK(kbc->keyboard_leds() == 0x04);
+  CHECK(to_keyboard(0xf3) == Bytes{0xfa});  // typematic: accepted, never acted on
+  CHECK(to_keyboard(0x7f) == Bytes{0xfa});
+  CHECK(key("KeyA", true) == Bytes{0x1e});  // a held key sends one make; the host repeats
+  CHECK(drain().empty());
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: IRQ 1 and a bounded queue that never splits a key") {
+  const auto up = *nestbox::input::find_key_code("ArrowUp");
+  CHECK(kbc->queue_key(up, true));
+  CHECK(irq->pulses == 1);
+  CHECK(in(0x60) == 0xe0);
+  CHECK(irq->pulses == 2);
+  CHECK(in(0x60) == 0x48);
+
+  const std::vector<std::uint8_t> filler(I8042Controller::kKeyboardQueueCapacity - 1, 0x1e);
+  CHECK(kbc->queue_keyboard_bytes(filler) == filler.size());
+  CHECK_FALSE(kbc->queue_key(up, true));  // two bytes, one slot: dropped whole
+  CHECK(kbc->dropped_keys() == 1);
+  CHECK(kbc->save().scancodes.size() == I8042Controller::kKeyboardQueueCapacity - 1);
+  CHECK(drain().size() == 64);  // the fixture's drain reads at most 64
+}
+
+TEST_CASE_FIXTURE(KbcFixture, "i8042 keys: injection from another thread while a vCPU reads") {
+  const auto a = *nestbox::input::find_key_code("KeyA");
+  constexpr int kKeys = 2000;
+  std::atomic<bool> done{false};
+  std::uint64_t refused = 0;
+  std::thread ui([&] {
+    for (int i = 0; i < kKeys; ++i) {
+      while (!kbc->queue_key(a, i % 2 == 0)) {  // full: retry
+        ++refused;
+        std::this_thread::yield();
+      }
+    }
+    done = true;
+  });
+  std::vector<std::uint8_t> seen;
+  while (!done || output_full()) {
+    if (output_full()) seen.push_back(in(0x60));
+  }
+  ui.join();
+  while (output_full()) seen.push_back(in(0x60));
+  REQUIRE(seen.size() == kKeys);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    CHECK(seen[i] == (i % 2 == 0 ? 0x1e : 0x9e));
+  }
+  CHECK(kbc->dropped_keys() == refused);  // every refusal counted, nothing lost
 }

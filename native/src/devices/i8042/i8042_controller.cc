@@ -1,6 +1,10 @@
 #include "devices/i8042/i8042_controller.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "devices/i8042/scancode_translation.h"
 
 namespace nestbox {
 
@@ -113,9 +117,13 @@ void I8042Controller::reply_from_controller(std::uint8_t byte) {
 }
 
 void I8042Controller::reply_from_keyboard(std::initializer_list<std::uint8_t> bytes) {
+  // Replies cross the translator like keys: most are >= 0x80 and pass
+  // unchanged, but identify's 0x83 reads 0x41 and a scancode set number
+  // reads as the set 1 code of the set 2 key with that number.
+  const bool translate = (ram_[0] & i8042::kCtrTranslate) != 0;
   for (std::uint8_t byte : bytes) {
     if (keyboard_output_.size() < kReplyQueueCapacity) {
-      keyboard_output_.push_back(byte);
+      keyboard_output_.push_back(translate ? i8042::translate_byte(byte) : byte);
     }
   }
 }
@@ -210,17 +218,16 @@ void I8042Controller::keyboard_command(std::uint8_t value) {
       keyboard_typematic_ = value & 0x7f;
       reply_from_keyboard({i8042::kKeyboardAck});
       return;
-    case 0xf0:  // get (0) or set (1-3) the scancode set
+    case 0xf0:  // get (0) or set (1, 2) the scancode set
       if (value == 0) {
-        // Through the translator the set number reads as its set 1 code.
-        static constexpr std::array<std::uint8_t, 3> kTranslated{0x43, 0x41, 0x3f};
-        const std::uint8_t set = keyboard_scancode_set_;
-        reply_from_keyboard({i8042::kKeyboardAck,
-                             (ram_[0] & i8042::kCtrTranslate) != 0 ? kTranslated[set - 1] : set});
-      } else if (value <= 3) {
+        reply_from_keyboard({i8042::kKeyboardAck, keyboard_scancode_set_});
+      } else if (value == 1 || value == 2) {
         keyboard_scancode_set_ = value;
+        scancodes_.clear();  // keys already queued belong to the old set
         reply_from_keyboard({i8042::kKeyboardAck});
       } else {
+        // Set 3 (and nonsense): refused, as by the many keyboards without
+        // set 3; Linux's atkbd then keeps set 2.
         reply_from_keyboard({i8042::kKeyboardResend});
       }
       return;
@@ -235,9 +242,7 @@ void I8042Controller::keyboard_command(std::uint8_t value) {
       break;
     case 0xee: reply_from_keyboard({i8042::kKeyboardEcho}); break;
     case 0xf2:  // identify: an MF2 keyboard, AB 83 (AB 41 through the translator)
-      reply_from_keyboard({i8042::kKeyboardAck, 0xab,
-                           static_cast<std::uint8_t>((ram_[0] & i8042::kCtrTranslate) != 0 ? 0x41
-                                                                                           : 0x83)});
+      reply_from_keyboard({i8042::kKeyboardAck, 0xab, 0x83});
       break;
     case 0xf4:
       keyboard_scanning_ = true;
@@ -296,6 +301,46 @@ std::size_t I8042Controller::queue_keyboard_bytes(std::span<const std::uint8_t> 
   return accepted;
 }
 
+bool I8042Controller::queue_key(const input::KeyCode& key, bool pressed) {
+  const std::lock_guard lock(mutex_);
+  if (!keyboard_scanning_ || (keyboard_scancode_set_ != 1 && keyboard_scancode_set_ != 2)) {
+    ++dropped_keys_;
+    return false;
+  }
+  const auto set = static_cast<input::ScancodeSet>(keyboard_scancode_set_);
+  input::Scancode sequence;
+  if (pressed) {
+    sequence = input::make_code(key, set);
+  } else {
+    const std::optional<input::Scancode> release = input::break_code(key, set);
+    if (!release) return true;  // Pause and friends: nothing on release
+    sequence = *release;
+  }
+  std::vector<std::uint8_t> bytes = sequence.to_vector();
+  if ((ram_[0] & i8042::kCtrTranslate) != 0) {
+    bytes = i8042::translate_bytes(bytes);
+  }
+  // All or nothing: half a sequence (an 0xE0 without its code, a Pause cut
+  // short) would confuse the guest's decoder long after the flood is over.
+  if (scancodes_.size() + bytes.size() > kKeyboardQueueCapacity) {
+    ++dropped_keys_;
+    return false;
+  }
+  scancodes_.insert(scancodes_.end(), bytes.begin(), bytes.end());
+  update_interrupt();
+  return true;
+}
+
+std::uint64_t I8042Controller::dropped_keys() const {
+  const std::lock_guard lock(mutex_);
+  return dropped_keys_;
+}
+
+std::uint8_t I8042Controller::keyboard_leds() const {
+  const std::lock_guard lock(mutex_);
+  return keyboard_leds_;
+}
+
 bool I8042Controller::translating() const {
   const std::lock_guard lock(mutex_);
   return (ram_[0] & i8042::kCtrTranslate) != 0;
@@ -338,7 +383,8 @@ void I8042Controller::restore(const I8042State& state) {
   keyboard_scanning_ = state.keyboard_scanning;
   keyboard_pending_command_ = state.keyboard_pending_command;
   keyboard_leds_ = state.keyboard_leds & 0x07;
-  keyboard_scancode_set_ = std::clamp<std::uint8_t>(state.keyboard_scancode_set, 1, 3);
+  // Sets 1 and 2 only (older snapshots may say 3, which we no longer accept).
+  keyboard_scancode_set_ = state.keyboard_scancode_set == 1 ? 1 : 2;
   keyboard_typematic_ = state.keyboard_typematic & 0x7f;
   // A byte already waiting gets its interrupt again on the new wire.
   irq_raised_ = false;

@@ -12,8 +12,20 @@
 // buffer while the command byte enables the keyboard interrupt. The reset
 // callback runs on the vCPU thread that wrote 0xfe (or cleared output-port
 // bit 0), outside the device's lock; the machine reboots or stops the VM.
-// Input (the display/input issue): `queue_keyboard_bytes()` from any thread,
-// as scancodes the guest should see (check `translating()` to pick the set).
+// Keys from the host: `queue_key(key, pressed)` from any thread (the UI's
+// input thread; the vCPUs use the same lock). The keyboard sends the key's
+// make or break code in its current scancode set (2 after reset, 1 if the
+// guest switched with 0xF0 0x01; set 3 is refused with 0xFE, as keyboards
+// without it do, and Linux then stays on set 2), and the controller
+// translates it to set 1 when the command byte's translate bit is on (Linux
+// and firmware turn it on). Everything the keyboard sends, command replies
+// included, goes through that translation, as on the real chip.
+// Scanning disabled (0xF5) drops keys; the controller's keyboard interface
+// disabled (0xAD / command byte bit 4) holds them. A full queue drops the
+// whole key (never half a sequence) and counts it. There is no typematic
+// repeat of our own: a host that auto-repeats calls queue_key(key, true)
+// again, which is what a typematic keyboard sends.
+// `queue_keyboard_bytes()` remains for raw bytes the guest should see as is.
 // There is no mouse: the AUX port answers its interface test but nothing
 // behind it replies, and the DSDT lists no PS/2 mouse so Linux skips it.
 #pragma once
@@ -28,6 +40,7 @@
 #include <vector>
 
 #include "bus/bus_device.h"
+#include "devices/input/key_codes.h"
 #include "devices/interrupt_line.h"
 
 namespace nestbox {
@@ -123,6 +136,15 @@ class I8042Controller : public BusDevice {
   // Bytes from the keyboard (scancodes), delivered while the guest has the
   // keyboard enabled and scanning. Returns how many were accepted.
   std::size_t queue_keyboard_bytes(std::span<const std::uint8_t> bytes);
+  // A key went down or up on the host keyboard (any thread). Returns false
+  // when the key was dropped: scanning disabled, a scancode set we cannot
+  // produce, or no room for its whole sequence. A make-only key's release
+  // sends nothing and returns true.
+  bool queue_key(const input::KeyCode& key, bool pressed);
+  // Keys dropped by queue_key() since construction (statistics, not saved).
+  [[nodiscard]] std::uint64_t dropped_keys() const;
+  // The LEDs the guest last set (bit 0 Scroll Lock, 1 Num Lock, 2 Caps Lock).
+  [[nodiscard]] std::uint8_t keyboard_leds() const;
   // Whether the guest asked the controller to translate set 2 to set 1: the
   // input layer then queues set 1 codes (we do not translate).
   [[nodiscard]] bool translating() const;
@@ -164,6 +186,7 @@ class I8042Controller : public BusDevice {
   std::uint8_t keyboard_scancode_set_ = 2;
   std::uint8_t keyboard_typematic_ = 0x2b;
   bool irq_raised_ = false;  // a keyboard byte is in the buffer and IRQ 1 fired for it
+  std::uint64_t dropped_keys_ = 0;
 };
 
 }  // namespace nestbox
