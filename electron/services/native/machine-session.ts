@@ -25,6 +25,15 @@ export interface MachineEnding {
   error?: ErrorEvent;
 }
 
+export type MachineDisplay = Pick<
+  Machine,
+  'setDisplayStreaming' | 'requestFullDisplayFrame' | 'readDisplayFrame' | 'screenshot'
+>;
+export type MachineInput = Pick<
+  Machine,
+  'sendKey' | 'sendKeyCombo' | 'pointerMove' | 'pointerButton' | 'wheel' | 'releaseAllInput'
+>;
+
 export class MachineSession {
   readonly #machine: Machine;
   readonly #listeners: { [T in MachineEvent['type']]: Set<Listener<T>> } = {
@@ -33,6 +42,8 @@ export class MachineSession {
     reset: new Set(),
     error: new Set(),
     log: new Set(),
+    'display-mode': new Set(),
+    'display-damage': new Set(),
   };
   #lastError: ErrorEvent | undefined;
   readonly #ended: Promise<MachineEnding>;
@@ -115,6 +126,16 @@ export class MachineSession {
 
   stats(): ReturnType<Machine['stats']> {
     return this.#machine.stats();
+  }
+
+  /** The guest display: streaming on/off, frames, screenshots (the addon's own methods). */
+  get display(): MachineDisplay {
+    return this.#machine;
+  }
+
+  /** Keyboard and pointer input (the addon's own methods). */
+  get input(): MachineInput {
+    return this.#machine;
   }
 
   close(): void {

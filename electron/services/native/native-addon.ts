@@ -45,6 +45,19 @@ export interface MachineConfig {
   network?: NetworkConfig;
   /** virtio-rng (00:03.0) fed from the host's getrandom; default true. */
   entropy?: boolean;
+  /**
+   * The display (bochs-display at 00:01.0, with a virtio keyboard and tablet at 00:14.0 and
+   * 00:15.0); null for a headless machine. Default: 16 MiB of video memory, 1024×768.
+   */
+  display?: DisplayConfig | null;
+}
+
+export interface DisplayConfig {
+  /** Video memory in MiB: a power of two from 1 to 256 (default 16). */
+  vramMiB?: number;
+  /** The monitor's preferred mode, also the mode a directly booted kernel starts in. */
+  width?: number;
+  height?: number;
 }
 
 export interface DiskConfig {
@@ -171,7 +184,28 @@ export interface LogEvent {
   message: string;
 }
 
-export type MachineEvent = SerialEvent | StateEvent | ResetEvent | ErrorEvent | LogEvent;
+/** The display mode changed: at start, on a guest mode set, blank or reboot; null = nothing visible. */
+export interface DisplayModeEvent {
+  type: 'display-mode';
+  mode: DisplayMode | null;
+}
+
+/** While streaming: rectangles that changed, as x, y, width, height quadruples. */
+export interface DisplayDamageEvent {
+  type: 'display-damage';
+  /** The mode the rectangles are in: a 'display-mode' event may overtake them; then ignore them. */
+  mode: DisplayMode;
+  rects: Uint32Array;
+}
+
+export type MachineEvent =
+  | SerialEvent
+  | StateEvent
+  | ResetEvent
+  | ErrorEvent
+  | LogEvent
+  | DisplayModeEvent
+  | DisplayDamageEvent;
 
 export interface MachineStats {
   /** Guest reads/writes of I/O ports no device claims (reads return all ones). */
@@ -256,6 +290,49 @@ export interface Machine {
   close(): void;
   readonly state: MachineState;
   stats(): MachineStats;
+
+  /**
+   * Turns the display stream on or off: while on, 'display-damage' events say which
+   * rectangles of the visible frame changed, at most once per refresh (60 Hz; 10 Hz after
+   * a second without change). Off, nothing is compared and nothing is sent.
+   */
+  setDisplayStreaming(on: boolean): void;
+  /** The next 'display-damage' event covers the whole frame (a viewer connected). */
+  requestFullDisplayFrame(): void;
+  /** A copy of the visible frame, or null when the display is off (or there is none). */
+  readDisplayFrame(): DisplayFrame | null;
+  /** The visible frame as a PNG file's bytes, or null when there is nothing to show. */
+  screenshot(): Uint8Array | null;
+
+  /**
+   * A key by its DOM `KeyboardEvent.code`, to the virtio keyboard once the guest's driver
+   * runs and to the PS/2 keyboard before. False for an unknown code or no listening device.
+   */
+  sendKey(code: string, pressed: boolean): boolean;
+  /** Presses the keys in order and releases them in reverse, as one action (Ctrl+Alt+Del). */
+  sendKeyCombo(codes: readonly string[]): boolean;
+  /** The pointer at framebuffer pixel (x, y) on the absolute tablet (no grab needed). */
+  pointerMove(x: number, y: number): boolean;
+  /** `button` as in MouseEvent.button: 0 main, 1 middle, 2 secondary, 3 back, 4 forward. */
+  pointerButton(button: number, pressed: boolean): boolean;
+  /** Wheel detents; dy > 0 scrolls down, dx > 0 right (as WheelEvent). */
+  wheel(dx: number, dy: number): boolean;
+  /** Releases every key and button still held (the window lost focus). */
+  releaseAllInput(): void;
+}
+
+/** The guest display's visible mode. */
+export interface DisplayMode {
+  width: number;
+  height: number;
+  /** Of the guest's framebuffer (16, 24 or 32); frames read through the addon are always 32. */
+  bitsPerPixel: number;
+}
+
+export interface DisplayFrame {
+  mode: DisplayMode;
+  /** width × height pixels of 4 bytes: blue, green, red, unused (little-endian XRGB8888). */
+  pixels: Uint8Array;
 }
 
 export type MachineConstructor = new (
@@ -269,4 +346,6 @@ export interface NativeAddon extends DiskImageAddon {
   Machine: MachineConstructor;
   /** The package version the addon was built from. */
   version: string;
+  /** Every `KeyboardEvent.code` `sendKey` understands. */
+  keyCodeNames(): string[];
 }

@@ -4,6 +4,7 @@
 #include "binding/disk_image_binding.h"
 #include "binding/machine_wrap.h"
 #include "binding/probe_kvm_binding.h"
+#include "devices/input/key_codes.h"
 
 #ifndef NESTBOX_VERSION
 #error "NESTBOX_VERSION must be defined by the build (binding.gyp)"
@@ -17,6 +18,15 @@ Napi::Object init_nestbox_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("probeKvm", Napi::Function::New<probe_kvm>(env, "probeKvm"));
   exports.Set("Machine", MachineWrap::define_class(env));
   register_disk_image_binding(env, exports);
+  // Every KeyboardEvent.code the machine's keyboards understand.
+  exports.Set("keyCodeNames", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    const auto names = nestbox::input::key_code_names();
+    Napi::Array array = Napi::Array::New(info.Env(), names.size());
+    for (std::uint32_t i = 0; i < names.size(); ++i) {
+      array.Set(i, Napi::String::New(info.Env(), std::string(names[i])));
+    }
+    return array;
+  }, "keyCodeNames"));
   exports.Set("version", Napi::String::New(env, NESTBOX_VERSION));
   return exports;
 }

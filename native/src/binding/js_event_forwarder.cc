@@ -60,7 +60,44 @@ Napi::Object log_event(Napi::Env env, const LogDelivery& log) {
   return event;
 }
 
+Napi::Value display_mode_to_js(Napi::Env env, const std::optional<display::DisplayMode>& mode) {
+  if (!mode) return env.Null();
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("width", mode->width);
+  object.Set("height", mode->height);
+  object.Set("bitsPerPixel", mode->bpp);
+  return object;
+}
+
+Napi::Object display_mode_event(Napi::Env env, const DisplayModeDelivery& delivery) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "display-mode");
+  event.Set("mode", display_mode_to_js(env, delivery.mode));
+  return event;
+}
+
+Napi::Object display_damage_event(Napi::Env env, const DisplayDamageDelivery& delivery) {
+  Napi::Object event = Napi::Object::New(env);
+  event.Set("type", "display-damage");
+  event.Set("mode", display_mode_to_js(env, delivery.mode));
+  // x, y, width, height per rectangle: one allocation, however many.
+  Napi::Uint32Array rects = Napi::Uint32Array::New(env, delivery.rects.size() * 4);
+  for (std::size_t i = 0; i < delivery.rects.size(); ++i) {
+    const display::DirtyRect& rect = delivery.rects[i];
+    rects[i * 4] = rect.x;
+    rects[i * 4 + 1] = rect.y;
+    rects[i * 4 + 2] = rect.width;
+    rects[i * 4 + 3] = rect.height;
+  }
+  event.Set("rects", rects);
+  return event;
+}
+
 }  // namespace
+
+Napi::Value display_mode_value(Napi::Env env, const std::optional<display::DisplayMode>& mode) {
+  return display_mode_to_js(env, mode);
+}
 
 bool PendingSerialOutput::append(std::span<const std::uint8_t> bytes) {
   const std::lock_guard lock(mutex_);
@@ -95,6 +132,10 @@ void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t*
       event = reset_event(env, *reset);
     } else if (const auto* log = std::get_if<LogDelivery>(delivery.get())) {
       event = log_event(env, *log);
+    } else if (const auto* mode = std::get_if<DisplayModeDelivery>(delivery.get())) {
+      event = display_mode_event(env, *mode);
+    } else if (const auto* damage = std::get_if<DisplayDamageDelivery>(delivery.get())) {
+      event = display_damage_event(env, *damage);
     } else {
       event = error_event(env, std::get<ErrorDelivery>(*delivery).report);
     }
@@ -132,6 +173,15 @@ void JsEventForwarder::on_error(const MachineErrorReport& report) {
 
 void JsEventForwarder::on_log(std::string_view message) {
   queue(LogDelivery{std::string(message)});
+}
+
+void JsEventForwarder::on_display_mode(const std::optional<display::DisplayMode>& mode) {
+  queue(DisplayModeDelivery{mode});
+}
+
+void JsEventForwarder::on_display_damage(const display::DisplayMode& mode,
+                                         std::span<const display::DirtyRect> rects) {
+  queue(DisplayDamageDelivery{mode, std::vector<display::DirtyRect>(rects.begin(), rects.end())});
 }
 
 void JsEventForwarder::keep_process_alive(Napi::Env env, bool alive) {

@@ -49,8 +49,18 @@ struct ResetDelivery {
 struct LogDelivery {
   std::string message;
 };
-using EventDelivery =
-    std::variant<SerialDelivery, StateDelivery, ErrorDelivery, ResetDelivery, LogDelivery>;
+struct DisplayModeDelivery {
+  std::optional<display::DisplayMode> mode;
+};
+struct DisplayDamageDelivery {
+  display::DisplayMode mode;
+  std::vector<display::DirtyRect> rects;
+};
+using EventDelivery = std::variant<SerialDelivery, StateDelivery, ErrorDelivery, ResetDelivery,
+                                   LogDelivery, DisplayModeDelivery, DisplayDamageDelivery>;
+
+// {width, height, bitsPerPixel} or null.
+Napi::Value display_mode_value(Napi::Env env, const std::optional<display::DisplayMode>& mode);
 
 void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t* context,
                          EventDelivery* delivery);
@@ -70,6 +80,9 @@ class JsEventForwarder : public MachineEventSink {
   void on_reset(ResetCause cause, bool reboot) override;
   void on_error(const MachineErrorReport& report) override;
   void on_log(std::string_view message) override;
+  void on_display_mode(const std::optional<display::DisplayMode>& mode) override;
+  void on_display_damage(const display::DisplayMode& mode,
+                         std::span<const display::DirtyRect> rects) override;
 
   // JS thread only. Keep the process alive while the machine runs.
   void keep_process_alive(Napi::Env env, bool alive);

@@ -116,6 +116,27 @@ std::optional<NetworkConfig> network_from_js(const Napi::Value& value) {
   return network;
 }
 
+// null: headless; undefined: the default display.
+std::optional<DisplayConfig> display_from_js(const Napi::Value& value) {
+  if (value.IsNull()) return std::nullopt;
+  DisplayConfig display;
+  if (value.IsUndefined()) return display;
+  const Napi::Object object = object_at(value, "display");
+  const auto field = [&](const char* name, std::uint32_t fallback) -> std::uint32_t {
+    const Napi::Value number = object.Get(name);
+    if (number.IsUndefined()) return fallback;
+    const double v = number.IsNumber() ? number.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v <= 65536) || std::floor(v) != v) {
+      type_error(value.Env(), std::string("display.") + name + " must be a whole number");
+    }
+    return static_cast<std::uint32_t>(v);
+  };
+  display.vram_mib = field("vramMiB", display.vram_mib);
+  display.width = field("width", display.width);
+  display.height = field("height", display.height);
+  return display;
+}
+
 }  // namespace
 
 MachineConfig machine_config_from_js(const Napi::Value& value) {
@@ -179,6 +200,7 @@ MachineConfig machine_config_from_js(const Napi::Value& value) {
   config.disks = disks_from_js(object.Get("disks"));
   config.network = network_from_js(object.Get("network"));
   config.entropy = optional_boolean(object, "", "entropy", true);
+  config.display = display_from_js(object.Get("display"));
 
   // Ranges beyond types are checked by validate_machine_config, which knows the host.
   config.memory_mib = whole_number(object, "memoryMiB", 1ull << 40);

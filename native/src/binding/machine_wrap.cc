@@ -1,8 +1,13 @@
 #include "binding/machine_wrap.h"
 
+#include <algorithm>
+#include <cmath>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "binding/js_errors.h"
+#include "binding/js_event_forwarder.h"
 #include "binding/machine_config_from_js.h"
 
 namespace nestbox::binding {
@@ -19,6 +24,17 @@ Napi::Function MachineWrap::define_class(Napi::Env env) {
                          InstanceMethod<&MachineWrap::power_off>("powerOff"),
                          InstanceMethod<&MachineWrap::close>("close"),
                          InstanceMethod<&MachineWrap::stats>("stats"),
+                         InstanceMethod<&MachineWrap::set_display_streaming>("setDisplayStreaming"),
+                         InstanceMethod<&MachineWrap::request_full_display_frame>(
+                             "requestFullDisplayFrame"),
+                         InstanceMethod<&MachineWrap::read_display_frame>("readDisplayFrame"),
+                         InstanceMethod<&MachineWrap::screenshot>("screenshot"),
+                         InstanceMethod<&MachineWrap::send_key>("sendKey"),
+                         InstanceMethod<&MachineWrap::send_key_combo>("sendKeyCombo"),
+                         InstanceMethod<&MachineWrap::pointer_move>("pointerMove"),
+                         InstanceMethod<&MachineWrap::pointer_button>("pointerButton"),
+                         InstanceMethod<&MachineWrap::wheel>("wheel"),
+                         InstanceMethod<&MachineWrap::release_all_input>("releaseAllInput"),
                          InstanceAccessor<&MachineWrap::state>("state"),
                      });
 }
@@ -140,6 +156,118 @@ Napi::Value MachineWrap::stats(const Napi::CallbackInfo& info) {
   result.Set("serialBytesOut", static_cast<double>(stats.serial_bytes_out));
   result.Set("resets", static_cast<double>(stats.resets));
   return result;
+}
+
+// ---- display ----
+
+namespace {
+
+[[noreturn]] void type_error(const Napi::CallbackInfo& info, const std::string& message) {
+  throw Napi::TypeError::New(info.Env(), message);
+}
+
+// A whole number argument within [min, max].
+std::int64_t integer_argument(const Napi::CallbackInfo& info, std::size_t index, const char* usage,
+                              double min, double max) {
+  if (info.Length() <= index || !info[index].IsNumber()) type_error(info, usage);
+  const double value = info[index].As<Napi::Number>().DoubleValue();
+  if (!(value >= min && value <= max) || std::floor(value) != value) type_error(info, usage);
+  return static_cast<std::int64_t>(value);
+}
+
+bool boolean_argument(const Napi::CallbackInfo& info, std::size_t index, const char* usage) {
+  if (info.Length() <= index || !info[index].IsBoolean()) type_error(info, usage);
+  return info[index].As<Napi::Boolean>().Value();
+}
+
+std::string string_argument(const Napi::CallbackInfo& info, std::size_t index, const char* usage) {
+  if (info.Length() <= index || !info[index].IsString()) type_error(info, usage);
+  return info[index].As<Napi::String>().Utf8Value();
+}
+
+}  // namespace
+
+Napi::Value MachineWrap::set_display_streaming(const Napi::CallbackInfo& info) {
+  const bool on = boolean_argument(info, 0, "setDisplayStreaming(on): on must be a boolean");
+  machine_->set_display_streaming(on);
+  return info.Env().Undefined();
+}
+
+Napi::Value MachineWrap::request_full_display_frame(const Napi::CallbackInfo& info) {
+  machine_->request_full_display_frame();
+  return info.Env().Undefined();
+}
+
+Napi::Value MachineWrap::read_display_frame(const Napi::CallbackInfo& info) {
+  std::optional<Machine::Frame> frame;
+  call(info, [&] { frame = machine_->read_display_frame(); });
+  if (!frame) return info.Env().Null();
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("mode", display_mode_value(info.Env(), frame->mode));
+  Napi::Uint8Array pixels = Napi::Uint8Array::New(info.Env(), frame->pixels.size());
+  std::copy(frame->pixels.begin(), frame->pixels.end(), pixels.Data());
+  result.Set("pixels", pixels);
+  return result;
+}
+
+Napi::Value MachineWrap::screenshot(const Napi::CallbackInfo& info) {
+  std::optional<std::vector<std::uint8_t>> png;
+  call(info, [&] { png = machine_->screenshot_png(); });
+  if (!png) return info.Env().Null();
+  Napi::Uint8Array bytes = Napi::Uint8Array::New(info.Env(), png->size());
+  std::copy(png->begin(), png->end(), bytes.Data());
+  return bytes;
+}
+
+// ---- input ----
+
+Napi::Value MachineWrap::send_key(const Napi::CallbackInfo& info) {
+  static constexpr const char* kUsage = "sendKey(code, pressed): a KeyboardEvent.code and a boolean";
+  const std::string code = string_argument(info, 0, kUsage);
+  const bool pressed = boolean_argument(info, 1, kUsage);
+  return Napi::Boolean::New(info.Env(), machine_->input().key(code, pressed));
+}
+
+Napi::Value MachineWrap::send_key_combo(const Napi::CallbackInfo& info) {
+  static constexpr const char* kUsage = "sendKeyCombo(codes): an array of KeyboardEvent.code names";
+  if (info.Length() < 1 || !info[0].IsArray()) type_error(info, kUsage);
+  const Napi::Array array = info[0].As<Napi::Array>();
+  std::vector<std::string> codes;
+  for (std::uint32_t i = 0; i < array.Length(); ++i) {
+    if (!array.Get(i).IsString()) type_error(info, kUsage);
+    codes.push_back(array.Get(i).As<Napi::String>().Utf8Value());
+  }
+  const std::vector<std::string_view> views(codes.begin(), codes.end());
+  return Napi::Boolean::New(info.Env(), machine_->input().key_combo(views));
+}
+
+Napi::Value MachineWrap::pointer_move(const Napi::CallbackInfo& info) {
+  static constexpr const char* kUsage = "pointerMove(x, y): whole numbers of framebuffer pixels";
+  const std::int64_t x = integer_argument(info, 0, kUsage, -1e9, 1e9);
+  const std::int64_t y = integer_argument(info, 1, kUsage, -1e9, 1e9);
+  return Napi::Boolean::New(info.Env(), machine_->input().pointer_move(x, y));
+}
+
+Napi::Value MachineWrap::pointer_button(const Napi::CallbackInfo& info) {
+  static constexpr const char* kUsage =
+      "pointerButton(button, pressed): a MouseEvent.button (0-4) and a boolean";
+  const auto button = input::pointer_button_from_dom(
+      static_cast<int>(integer_argument(info, 0, kUsage, 0, 4)));
+  const bool pressed = boolean_argument(info, 1, kUsage);
+  if (!button) type_error(info, kUsage);
+  return Napi::Boolean::New(info.Env(), machine_->input().pointer_button(*button, pressed));
+}
+
+Napi::Value MachineWrap::wheel(const Napi::CallbackInfo& info) {
+  static constexpr const char* kUsage = "wheel(dx, dy): whole numbers of wheel detents";
+  const auto dx = static_cast<std::int32_t>(integer_argument(info, 0, kUsage, -1000, 1000));
+  const auto dy = static_cast<std::int32_t>(integer_argument(info, 1, kUsage, -1000, 1000));
+  return Napi::Boolean::New(info.Env(), machine_->input().wheel(dx, dy));
+}
+
+Napi::Value MachineWrap::release_all_input(const Napi::CallbackInfo& info) {
+  machine_->input().release_all();
+  return info.Env().Undefined();
 }
 
 }  // namespace nestbox::binding

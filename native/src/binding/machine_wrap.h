@@ -31,6 +31,16 @@ class MachineWrap : public Napi::ObjectWrap<MachineWrap> {
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value state(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
+  Napi::Value set_display_streaming(const Napi::CallbackInfo& info);
+  Napi::Value request_full_display_frame(const Napi::CallbackInfo& info);
+  Napi::Value read_display_frame(const Napi::CallbackInfo& info);
+  Napi::Value screenshot(const Napi::CallbackInfo& info);
+  Napi::Value send_key(const Napi::CallbackInfo& info);
+  Napi::Value send_key_combo(const Napi::CallbackInfo& info);
+  Napi::Value pointer_move(const Napi::CallbackInfo& info);
+  Napi::Value pointer_button(const Napi::CallbackInfo& info);
+  Napi::Value wheel(const Napi::CallbackInfo& info);
+  Napi::Value release_all_input(const Napi::CallbackInfo& info);
 
   // Joins the vCPU threads and frees the VM; the forwarder is released only
   // when Node is not already tearing it down.

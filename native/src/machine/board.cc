@@ -28,6 +28,9 @@
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/virtio/rng/virtio_rng.h"
 #include "machine/kvm_interrupt_line.h"
+#include "devices/display/bochs_display.h"
+#include "devices/display/screen_info.h"
+#include "devices/virtio/input/virtio_input.h"
 #include "machine/pci_platform.h"
 #include "machine/vcpu_setup.h"
 
@@ -60,6 +63,31 @@ void rearm_rtc_timer(const CmosRtc& rtc, const IoTimer& timer) {
   // 0 would disarm: a deadline already past fires in 1 ns.
   timer.arm(delay.count() > 0 ? static_cast<std::uint64_t>(delay.count()) : 1);
 }
+
+// KVM memory slot of the display's framebuffer (guest RAM uses 0 and 1).
+constexpr std::uint32_t kFramebufferMemorySlot = 8;
+// boot_params, the "zero page" (screen_info is in its first 64 bytes).
+constexpr std::uint64_t kBootParamsPageSize = 4096;
+
+}  // namespace
+
+// The display's VRAM as a KVM memory slot at BAR 0, so guest framebuffer
+// stores run at memory speed instead of exiting to us.
+class FramebufferSlot final : public display::FramebufferMapper {
+ public:
+  explicit FramebufferSlot(const kvm::KvmVm& vm) : vm_(vm) {}
+  void map_framebuffer(std::uint64_t guest_address, std::uint8_t* host, std::uint64_t size) override {
+    vm_.set_user_memory_region(kFramebufferMemorySlot, guest_address, size, host);
+  }
+  void unmap_framebuffer(std::uint64_t guest_address, std::uint64_t /*size*/) override {
+    vm_.set_user_memory_region(kFramebufferMemorySlot, guest_address, 0, nullptr);
+  }
+
+ private:
+  const kvm::KvmVm& vm_;
+};
+
+namespace {
 
 // "00:04.0": how lspci names a function on bus 0.
 std::string pci_slot_name(std::uint8_t slot) {
@@ -165,12 +193,12 @@ void Board::attach_devices(const MachineConfig& /*config*/, const GuestMemory& m
 
   // Device callbacks run on vCPU threads; the machine posts the real work to
   // its I/O thread.
-  auto keyboard = std::make_shared<I8042Controller>(irq(kKeyboardGsi), [this] {
+  keyboard_ = std::make_shared<I8042Controller>(irq(kKeyboardGsi), [this] {
     callbacks_.reset_requested(ResetCause::KeyboardController);
   });
-  port_bus_.attach(kI8042DataPort, 1, keyboard);
+  port_bus_.attach(kI8042DataPort, 1, keyboard_);
   port_bus_.attach(kI8042CommandPort, 1,
-                   std::make_shared<BusWindow>(keyboard, i8042::kCommandPort));
+                   std::make_shared<BusWindow>(keyboard_, i8042::kCommandPort));
 
   port_bus_.attach(kPostCodePort, 1, std::make_shared<PostCodePort>());
 
@@ -241,9 +269,41 @@ void Board::attach_pci_devices(const GuestMemory& memory, const BoardPeripherals
                                                          log_as("disk " + disk.image->path())),
                      memory, log_as("virtio-blk " + pci_slot_name(slot)));
   }
+  if (peripherals.display) {
+    // The pointer needs no grab: an absolute tablet. Keys go to the virtio
+    // keyboard once its driver runs, to the i8042 before (InputRouter).
+    const auto input = [&](std::uint8_t slot, virtio::InputDeviceKind kind, const char* name) {
+      auto function = pci_->add_virtio(slot, std::make_unique<virtio::VirtioInput>(kind, log_as(name)),
+                                       memory, log_as(std::string(name) + " " + pci_slot_name(slot)));
+      // Aliasing: the device lives as long as its PCI function.
+      return std::shared_ptr<virtio::VirtioInput>(
+          function, &static_cast<virtio::VirtioInput&>(function->device()));
+    };
+    virtio_keyboard_ = input(kKeyboardPciSlot, virtio::InputDeviceKind::Keyboard, "virtio-keyboard");
+    virtio_tablet_ = input(kTabletPciSlot, virtio::InputDeviceKind::Tablet, "virtio-tablet");
+    display_ = std::make_shared<display::BochsDisplay>(display::BochsDisplayConfig{
+        std::uint64_t{peripherals.display->vram_mib} << 20,
+        display::EdidConfig{peripherals.display->width, peripherals.display->height}});
+    pci_->add_function(kDisplayPciSlot, display_);
+    port_bus_.attach(display::BochsDisplay::kLegacyPortBase,
+                     display::BochsDisplay::kLegacyPortCount, display_->legacy_dispi_ports());
+  }
   // Firmware's job, done before the guest runs: BARs placed, decoding on,
   // interrupt lines filled in (and the notify ioeventfds bound).
   pci_->assign_resources();
+  if (display_) attach_display(memory, *peripherals.display);
+}
+
+void Board::attach_display(const GuestMemory& memory, const DisplayConfig& config) {
+  framebuffer_slot_ = std::make_unique<FramebufferSlot>(vm_);
+  display_->set_framebuffer_mapper(framebuffer_slot_.get());
+  // As firmware leaves it for a directly booted kernel: a linear 32-bpp mode,
+  // described in boot_params' screen_info so the console draws on it before
+  // any display driver loads.
+  display_->set_initial_mode(config.width, config.height);
+  display::fill_screen_info(
+      memory.span(x86::layout::kBootParamsAddress, kBootParamsPageSize),
+      display_->boot_framebuffer(display_->bar_address(display::BochsDisplay::kFramebufferBar)));
 }
 
 void Board::post_to_io(std::function<void()> task) {

@@ -34,6 +34,13 @@ namespace nestbox {
 namespace block {
 class DiskImage;
 }
+namespace display {
+class BochsDisplay;
+}
+namespace virtio {
+class VirtioInput;
+}
+class I8042Controller;
 namespace net {
 class NetBackend;
 }
@@ -70,6 +77,7 @@ struct BoardDisk {
 };
 
 struct BoardPeripherals {
+  std::optional<DisplayConfig> display;
   std::vector<BoardDisk> disks;
   net::NetBackend* network = nullptr;  // null: no NIC; else outlives the board
   net::MacAddress mac;
@@ -116,6 +124,19 @@ class Board {
   std::size_t send_serial_input(std::span<const std::uint8_t> bytes);
   void press_power_button();
 
+  // The devices input and display consumers use; the virtio ones and the
+  // display are null on a headless board.
+  [[nodiscard]] const std::shared_ptr<I8042Controller>& keyboard_controller() const {
+    return keyboard_;
+  }
+  [[nodiscard]] const std::shared_ptr<virtio::VirtioInput>& virtio_keyboard() const {
+    return virtio_keyboard_;
+  }
+  [[nodiscard]] const std::shared_ptr<virtio::VirtioInput>& virtio_tablet() const {
+    return virtio_tablet_;
+  }
+  [[nodiscard]] const std::shared_ptr<display::BochsDisplay>& display() const { return display_; }
+
   [[nodiscard]] BusStats port_stats() const { return port_bus_.stats(); }
   [[nodiscard]] BusStats mmio_stats() const { return mmio_bus_.stats(); }
 
@@ -124,6 +145,7 @@ class Board {
                         const BootImages& images);
   void attach_devices(const MachineConfig& config, const GuestMemory& memory);
   void attach_pci_devices(const GuestMemory& memory, const BoardPeripherals& peripherals);
+  void attach_display(const GuestMemory& memory, const DisplayConfig& config);
   // Runs `task` on the machine's I/O thread (dropped when none is attached).
   void post_to_io(std::function<void()> task);
   void create_vcpus(const MachineConfig& config, std::span<const kvm_cpuid_entry2> supported);
@@ -134,7 +156,12 @@ class Board {
   AddressBus port_bus_{"port I/O"};
   AddressBus mmio_bus_{"MMIO"};
   std::shared_ptr<SerialPort> com1_;
+  std::shared_ptr<I8042Controller> keyboard_;
   std::unique_ptr<PciPlatform> pci_;
+  std::shared_ptr<virtio::VirtioInput> virtio_keyboard_;
+  std::shared_ptr<virtio::VirtioInput> virtio_tablet_;
+  std::unique_ptr<class FramebufferSlot> framebuffer_slot_;  // before display_: outlives it
+  std::shared_ptr<display::BochsDisplay> display_;
   std::function<void()> power_button_;
   std::vector<std::function<void(IoThread&)>> io_attachments_;
   std::vector<int> io_watched_fds_;

@@ -6,6 +6,7 @@
 
 #include "arch/x86/kernel_file.h"
 #include "block/disk_image.h"
+#include "devices/display/bochs_display.h"
 #include "arch/x86/memory_layout.h"
 #include "common/nestbox_error.h"
 
@@ -41,6 +42,12 @@ Machine::Machine(const MachineConfig& config, MachineEventSink& events)
   memory_.emplace(GuestMemory::allocate(x86::layout::guest_ram_regions(config_.memory_mib << 20)));
   open_peripherals();
   board_ = build_board();
+  display_monitor_ = std::make_unique<DisplayMonitor>(
+      io_, events_, [this](const std::optional<display::DisplayMode>& mode) {
+        if (mode) input_.set_display_size(mode->width, mode->height);
+      });
+  display_monitor_->attach_io();
+  connect_board_devices(board_.get());
 
   const std::uint64_t period =
       static_cast<std::uint64_t>(kHaltProbeInterval.count()) * kNanosecondsPerMillisecond;
@@ -57,6 +64,54 @@ Machine::Machine(const MachineConfig& config, MachineEventSink& events)
 
 Machine::~Machine() { close(); }
 
+void Machine::connect_board_devices(const Board* board) {
+  if (board == nullptr) {
+    input_.detach();
+    display_monitor_->detach();
+    return;
+  }
+  input_.attach(board->keyboard_controller(), board->virtio_keyboard(), board->virtio_tablet());
+  display_monitor_->attach(board->display());
+}
+
+std::shared_ptr<display::BochsDisplay> Machine::current_display() const {
+  const std::lock_guard lock(board_mutex_);
+  return board_ ? board_->display() : nullptr;
+}
+
+void Machine::set_display_streaming(bool on) { display_monitor_->set_streaming(on); }
+
+void Machine::request_full_display_frame() { display_monitor_->request_full_frame(); }
+
+std::optional<Machine::Frame> Machine::read_display_frame() const {
+  const std::shared_ptr<display::BochsDisplay> display = current_display();
+  if (!display) return std::nullopt;
+  const std::optional<display::DisplayMode> mode = display->visible_mode();
+  const std::span<const std::uint8_t> vram = display->vram();
+  if (!mode || !display::mode_fits(*mode, vram.size())) return std::nullopt;
+  Frame frame{*mode, std::vector<std::uint8_t>(std::size_t{mode->width} * mode->height * 4)};
+  if (mode->bpp == 32 && !mode->big_endian) {
+    for (std::uint32_t y = 0; y < mode->height; ++y) {
+      const std::uint8_t* row = vram.data() + mode->offset + std::uint64_t{y} * mode->stride;
+      std::copy_n(row, mode->row_bytes(), frame.pixels.begin() + std::size_t{y} * mode->width * 4);
+    }
+  } else {
+    // Other depths and byte orders go through the one converter to RGB.
+    const std::vector<std::uint8_t> rgb = display::framebuffer_to_rgb(*mode, vram);
+    for (std::size_t pixel = 0; pixel < rgb.size() / 3; ++pixel) {
+      frame.pixels[pixel * 4] = rgb[pixel * 3 + 2];
+      frame.pixels[pixel * 4 + 1] = rgb[pixel * 3 + 1];
+      frame.pixels[pixel * 4 + 2] = rgb[pixel * 3];
+    }
+  }
+  return frame;
+}
+
+std::optional<std::vector<std::uint8_t>> Machine::screenshot_png() const {
+  const std::shared_ptr<display::BochsDisplay> display = current_display();
+  return display ? display->screenshot_png() : std::nullopt;
+}
+
 void Machine::open_peripherals() {
   for (std::size_t i = 0; i < config_.disks.size(); ++i) {
     const DiskConfig& disk = config_.disks[i];
@@ -70,6 +125,7 @@ void Machine::open_peripherals() {
     peripherals_.disks.push_back(BoardDisk{std::move(image), disk.read_only, serial});
   }
   peripherals_.entropy = config_.entropy;
+  peripherals_.display = config_.display;
   if (config_.network) {
     const NetworkConfig& network = *config_.network;
     net::SlirpNetworkConfig slirp;
@@ -248,6 +304,7 @@ void Machine::close() {
   power_off();
   // Runs the stop posted above (and anything before it), then ends the loop.
   io_.stop();
+  connect_board_devices(nullptr);
   std::unique_ptr<Board> board = take_board();
   if (board) {
     board->request_stop();
@@ -319,6 +376,7 @@ void Machine::handle_reset(std::uint64_t generation, ResetCause cause,
   std::unique_ptr<Board> old_board = take_board();
   old_board->request_stop();
   old_board->join();
+  connect_board_devices(nullptr);
   old_board->detach_io(io_);
   old_board.reset();
   if (network_) {
@@ -339,6 +397,7 @@ void Machine::handle_reset(std::uint64_t generation, ResetCause cause,
     memory_->discard_all();
     board = build_board();  // bumps board_generation_: late reports of the old boot are ignored
     board->attach_io(io_);
+    connect_board_devices(board.get());
   } catch (const std::exception& error) {
     finish(generation, MachineState::Error, stop_reason::kVmmFailure, vmm_failure(error));
     return;
@@ -382,6 +441,7 @@ void Machine::finish(std::uint64_t generation, MachineState final_state, std::st
   if (board) {
     board->request_stop();
     board->join();
+    connect_board_devices(nullptr);
     board->detach_io(io_);
   }
   board.reset();

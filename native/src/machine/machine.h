@@ -31,7 +31,9 @@
 
 #include "bus/address_bus.h"
 #include "kvm/kvm_system.h"
+#include "devices/input/input_router.h"
 #include "machine/board.h"
+#include "machine/display_monitor.h"
 #include "machine/io_thread.h"
 #include "machine/machine_config.h"
 #include "machine/machine_events.h"
@@ -79,6 +81,24 @@ class Machine {
   void power_off();
   // Bytes for COM1's receive FIFO; returns how many were accepted.
   std::size_t send_serial_input(std::span<const std::uint8_t> bytes);
+
+  // Keyboard and pointer input as the UI has it (input::InputRouter): DOM
+  // KeyboardEvent.code names, framebuffer pixels. False when the guest has
+  // no device listening (or the code is unknown).
+  [[nodiscard]] input::InputRouter& input() { return input_; }
+
+  // The display stream: mode and damage events while streaming is on.
+  void set_display_streaming(bool on);
+  void request_full_display_frame();
+  // The visible frame as 32-bit B, G, R, X pixels, width * 4 bytes per line;
+  // nullopt without a visible mode.
+  struct Frame {
+    display::DisplayMode mode;
+    std::vector<std::uint8_t> pixels;
+  };
+  [[nodiscard]] std::optional<Frame> read_display_frame() const;
+  // The visible frame as PNG; nullopt without a visible mode.
+  [[nodiscard]] std::optional<std::vector<std::uint8_t>> screenshot_png() const;
   // Stops the vCPUs if needed, joins their threads and frees the VM. Idempotent.
   void close();
 
@@ -88,6 +108,9 @@ class Machine {
 
  private:
   std::unique_ptr<Board> build_board();
+  // Points input and the display monitor at `board`'s devices (null: none).
+  void connect_board_devices(const Board* board);
+  [[nodiscard]] std::shared_ptr<display::BochsDisplay> current_display() const;
   // Disk images and the network backend, which live as long as the machine.
   void open_peripherals();
   // I/O thread only.
@@ -131,6 +154,8 @@ class Machine {
   BoardPeripherals peripherals_;
   // close() stops this before it releases the board and memory.
   IoThread io_;
+  input::InputRouter input_;
+  std::unique_ptr<DisplayMonitor> display_monitor_;  // uses io_: declared after it
   std::unique_ptr<Board> board_;
 };
 

@@ -75,6 +75,24 @@ void validate_machine_config(const MachineConfig& config, const HostLimits& host
       invalid(name + ".serial: longer than " + std::to_string(kMaxDiskSerialLength) + " bytes");
     }
   }
+  if (config.display) {
+    const DisplayConfig& display = *config.display;
+    if (display.vram_mib < 1 || display.vram_mib > 256 ||
+        (display.vram_mib & (display.vram_mib - 1)) != 0) {
+      invalid("display.vramMiB: " + std::to_string(display.vram_mib) +
+              " must be a power of two from 1 to 256");
+    }
+    if (display.width < 320 || display.height < 200 || display.width > 8192 ||
+        display.height > 8192) {
+      invalid("display: " + std::to_string(display.width) + "x" + std::to_string(display.height) +
+              " is outside 320x200 to 8192x8192");
+    }
+    if (std::uint64_t{display.width} * display.height * 4 > (std::uint64_t{display.vram_mib} << 20)) {
+      invalid("display: " + std::to_string(display.width) + "x" + std::to_string(display.height) +
+              " at 32 bits per pixel does not fit " + std::to_string(display.vram_mib) +
+              " MiB of video memory");
+    }
+  }
   if (config.network) {
     const NetworkConfig& network = *config.network;
     if (network.mac && (!network.mac->is_unicast() || network.mac->bytes == std::array<std::uint8_t, 6>{})) {

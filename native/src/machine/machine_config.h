@@ -31,12 +31,23 @@ struct NetworkConfig {
   bool isolated = false;  // the guest reaches nothing outside; only port forwards come in
 };
 
-// PCI slots of the board's devices (bus 0, function 0 each). 1 is kept for
-// the display.
+// The display (bochs-display on PCI, plus virtio keyboard and tablet).
+struct DisplayConfig {
+  std::uint32_t vram_mib = 16;  // a power of two, 1-256
+  // The monitor's preferred mode (EDID) and the mode a directly booted
+  // kernel finds set up (screen_info), as firmware would have left it.
+  std::uint32_t width = 1024;
+  std::uint32_t height = 768;
+};
+
+// PCI slots of the board's devices (bus 0, function 0 each).
+inline constexpr std::uint8_t kDisplayPciSlot = 1;
 inline constexpr std::uint8_t kNetworkPciSlot = 2;
 inline constexpr std::uint8_t kEntropyPciSlot = 3;
 inline constexpr std::uint8_t kFirstDiskPciSlot = 4;
-inline constexpr std::size_t kMaxDisks = 16;
+inline constexpr std::size_t kMaxDisks = 16;  // slots 4-19
+inline constexpr std::uint8_t kKeyboardPciSlot = 20;
+inline constexpr std::uint8_t kTabletPciSlot = 21;
 inline constexpr std::size_t kMaxDiskSerialLength = 20;
 inline constexpr std::size_t kMaxPortForwards = 64;
 
@@ -54,6 +65,7 @@ struct MachineConfig {
   std::vector<DiskConfig> disks;        // virtio-blk, PCI slots 4, 5, ... in this order
   std::optional<NetworkConfig> network;  // absent: no NIC
   bool entropy = true;                   // virtio-rng fed from the host's getrandom
+  std::optional<DisplayConfig> display = DisplayConfig{};  // absent: headless (serial only)
 };
 
 struct HostLimits {

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "devices/display/display_mode.h"
+#include "devices/display/framebuffer_tracker.h"
 #include "machine/machine_state.h"
 #include "machine/vcpu_registers.h"
 
@@ -46,6 +48,12 @@ class MachineEventSink {
   // A device's notice for the VM's log (a guest driver error, a disk I/O
   // failure, a network backend problem). Not fatal; rate-limited by the sender.
   virtual void on_log(std::string_view /*message*/) {}
+  // The guest display's mode changed (nullopt: off, blanked or no display).
+  virtual void on_display_mode(const std::optional<display::DisplayMode>& /*mode*/) {}
+  // These rectangles of the visible frame changed (while streaming is on).
+  // `mode` is the one the rectangles are in (a mode event may have overtaken them).
+  virtual void on_display_damage(const display::DisplayMode& /*mode*/,
+                                 std::span<const display::DirtyRect> /*rects*/) {}
 };
 
 }  // namespace nestbox

@@ -7,6 +7,7 @@
 #include "bus/pci/pci_ecam.h"
 #include "bus/pci/pci_layout.h"
 #include "common/nestbox_error.h"
+#include "devices/display/bochs_display.h"
 
 namespace nestbox {
 
@@ -85,6 +86,8 @@ void PciPlatform::assign_resources() {
 }
 
 void PciPlatform::on_bar_moved(const pci::PciBarMapping& mapping, bool mapped) {
+  // The display's framebuffer BAR moves its KVM memory slot with it.
+  if (display::route_framebuffer_bar(mapping, mapped)) return;
   if (mapping.function.device >= virtio_.size() || mapping.bar != virtio::VirtioPciDevice::kBar) {
     return;
   }

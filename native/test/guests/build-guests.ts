@@ -58,6 +58,8 @@ const PROGRAMS = [
   'virtio-blk-guest',
   'virtio-rng-guest',
   'virtio-net-guest',
+  'display-pattern',
+  'input-echo',
 ] as const;
 export type GuestProgram = (typeof PROGRAMS)[number];
 

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { locateNativeAddon } from '../../../electron/services/native/load-addon.ts';
+import { addonWithKvm } from './kvm-addon.ts';
 import { MachineSession } from '../../../electron/services/native/machine-session.ts';
 import type {
   MachineConfig,
@@ -27,9 +27,7 @@ let addon: NativeAddon;
 let guests: GuestImages;
 
 before(() => {
-  ({ addon } = locateNativeAddon());
-  const status = addon.probeKvm();
-  assert.ok(status.ok, `these tests need a usable /dev/kvm: ${JSON.stringify(status)}`);
+  addon = addonWithKvm();
   guests = buildGuests();
 });
 

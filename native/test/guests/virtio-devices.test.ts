@@ -5,7 +5,10 @@
  * - PCI enumeration through 0xCF8/0xCFC and ECAM finds the host bridge and
  *   every configured virtio device at its slot, with its IDs, a 32 KiB 64-bit
  *   BAR 0 inside the MMIO window, the virtio capabilities and MSI-X, and both
- *   mechanisms read the same configuration space;
+ *   mechanisms read the same configuration space; the default display adds
+ *   bochs-display (00:01.0, a 16 MiB 32-bit prefetchable BAR 0) and the
+ *   virtio keyboard and tablet (00:14.0, 00:15.0); `display: null` leaves
+ *   all three out;
  * - virtio-blk on raw and qcow2 images: the guest reads what the test wrote,
  *   writes a pattern the test then finds in the file (qcow2: through
  *   qemu-img, which also checks the image), GET_ID returns the serial, a
@@ -23,7 +26,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { locateNativeAddon } from '../../../electron/services/native/load-addon.ts';
+import { addonWithKvm } from './kvm-addon.ts';
 import { MachineSession } from '../../../electron/services/native/machine-session.ts';
 import type {
   MachineConfig,
@@ -49,9 +52,7 @@ let guests: GuestImages;
 let scratch: string;
 
 before(() => {
-  ({ addon } = locateNativeAddon());
-  const status = addon.probeKvm();
-  assert.ok(status.ok, `these tests need a usable /dev/kvm: ${JSON.stringify(status)}`);
+  addon = addonWithKvm();
   const qemuImg = spawnSync('qemu-img', ['--version'], { encoding: 'utf8' });
   assert.equal(qemuImg.status, 0, 'these tests need qemu-img (Debian package qemu-utils)');
   guests = buildGuests();
@@ -238,7 +239,7 @@ function pciLines(
 }
 
 describe('PCI enumeration (pci-enum guest)', () => {
-  test('host bridge, virtio-net, virtio-rng and two virtio-blk, the same through CF8 and ECAM', async () => {
+  test('host bridge, display, virtio-net, virtio-rng, two virtio-blk and virtio-input, the same through CF8 and ECAM', async () => {
     const disk1 = scratchPath('enum-1.raw');
     const disk2 = scratchPath('enum-2.raw');
     writeFileSync(disk1, Buffer.alloc(MiB));
@@ -258,12 +259,12 @@ describe('PCI enumeration (pci-enum guest)', () => {
     const cf8 = pciLines(output, 'cf8');
     const ecam = pciLines(output, 'ecam');
     assert.deepEqual(ecam.text, cf8.text, 'ECAM and CF8 enumerate the same');
-    assert.match(output, /^cf8 devices=5$/m);
-    assert.match(output, /^ecam devices=5$/m);
+    assert.match(output, /^cf8 devices=8$/m);
+    assert.match(output, /^ecam devices=8$/m);
     assert.match(output, /^compare: differing-dwords=0 absent-all-ones=yes$/m);
 
     const bySlot = new Map(cf8.parsed.map((line) => [line.slot, line]));
-    assert.deepEqual([...bySlot.keys()], [0, 2, 3, 4, 5]);
+    assert.deepEqual([...bySlot.keys()], [0, 1, 2, 3, 4, 5, 0x14, 0x15]);
     const at = (slot: number): PciLine => {
       const line = bySlot.get(slot);
       assert.ok(line, `a device at slot ${slot}: ${output}`);
@@ -276,16 +277,37 @@ describe('PCI enumeration (pci-enum guest)', () => {
     assert.equal(bridge.type, 'none');
     assert.equal(bridge.pin, 0);
 
+    // The display (bochs-display): BAR 0 is the whole video memory, 32-bit
+    // and prefetchable; no interrupt, no capabilities. (Its 4 KiB BAR 2 is
+    // checked by display.test.ts.)
+    const display = at(1);
+    const displayWhat = `bochs-display at 00:01.0: ${JSON.stringify(display, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`;
+    assert.equal(display.id, '1234:1111', displayWhat);
+    assert.equal(display.class, '038000', `other display controller: ${displayWhat}`);
+    assert.equal(display.rev, '02', displayWhat);
+    assert.equal(display.type, 'mem32,pf', `BAR 0: 32-bit prefetchable memory: ${displayWhat}`);
+    assert.equal(display.size, 16n * BigInt(MiB), `BAR 0: 16 MiB of video memory: ${displayWhat}`);
+    assert.ok(
+      display.bar0 >= BAR_WINDOW_START && display.bar0 + display.size <= BAR_WINDOW_END,
+      `BAR 0 inside 0xc0000000-0xdfffffff: ${displayWhat}`,
+    );
+    assert.equal(display.bar0 % display.size, 0n, `BAR 0 naturally aligned: ${displayWhat}`);
+    assert.equal(display.cmd & 0x2, 0x2, `memory decoding enabled: ${displayWhat}`);
+    assert.equal(display.pin, 0, `no interrupt pin: ${displayWhat}`);
+    assert.deepEqual(display.caps, ['none'], displayWhat);
+
     const expected = [
       { slot: 2, id: '1af4:1041', class: '020000', device: true, what: 'virtio-net' },
       { slot: 3, id: '1af4:1044', class: 'ff0000', device: false, what: 'virtio-rng' },
       { slot: 4, id: '1af4:1042', class: '010000', device: true, what: 'virtio-blk 1' },
       { slot: 5, id: '1af4:1042', class: '010000', device: true, what: 'virtio-blk 2' },
+      { slot: 0x14, id: '1af4:1052', class: '090000', device: true, what: 'virtio keyboard' },
+      { slot: 0x15, id: '1af4:1052', class: '090000', device: true, what: 'virtio tablet' },
     ];
-    const bars: [bigint, bigint][] = [];
+    const bars: [bigint, bigint][] = [[display.bar0, display.bar0 + display.size]];
     for (const want of expected) {
       const line = at(want.slot);
-      const what = `${want.what} at 00:0${want.slot}.0: ${JSON.stringify(line, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`;
+      const what = `${want.what} at 00:${want.slot.toString(16).padStart(2, '0')}.0: ${JSON.stringify(line, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`;
       assert.equal(line.id, want.id, what);
       assert.equal(line.class, want.class, what);
       assert.equal(line.rev, '01', what);
@@ -323,7 +345,7 @@ describe('PCI enumeration (pci-enum guest)', () => {
 
     // guest_pci.h's helpers (pci_enumerate, pci_bar_address/size, pci_find_capability) agree.
     const lib = output.split('\n').filter((line) => line.startsWith('lib slot='));
-    assert.equal(lib.length, 5, output);
+    assert.equal(lib.length, 8, output);
     for (const entry of lib) {
       const f = fields(entry);
       const line = at(parseInt(f.slot ?? '', 16));
@@ -339,20 +361,24 @@ describe('PCI enumeration (pci-enum guest)', () => {
     assert.match(output, /^bar-live slot=03 num_queues=1$/m);
     assert.match(output, /^bar-live slot=04 num_queues=1$/m);
     assert.match(output, /^bar-live slot=05 num_queues=1$/m);
+    assert.match(output, /^bar-live slot=14 num_queues=2$/m, 'virtio keyboard: events and status');
+    assert.match(output, /^bar-live slot=15 num_queues=2$/m, 'virtio tablet: events and status');
+    // pci-enum moves the last virtio device's BAR 0: the tablet's.
     assert.equal(
       lineStarting(output, 'bar-move '),
-      'bar-move slot=05 decoding-off=ffff decoding-on=0001 bar=0xd0000000 new=0001 old=ffff ' +
-        'restored=0001 new-after=ffff',
+      'bar-move slot=15 decoding-off=ffff decoding-on=0002 bar=0xd0000000 new=0002 old=ffff ' +
+        'restored=0002 new-after=ffff',
       'memory decoding off: unclaimed (all ones); BAR moved: decodes at the new address only',
     );
   });
 
-  test('without disks, network and entropy only the host bridge is present', async () => {
+  test('without disks, network, entropy and display only the host bridge is present', async () => {
     const run = await runGuest({
       kernelPath: guests.elf['pci-enum'],
       memoryMiB: 64,
       cpus: 1,
       entropy: false,
+      display: null,
     });
     const output = run.serial();
     assert.match(output, /^cf8 devices=1$/m, output);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { locateNativeAddon } from '../../../electron/services/native/load-addon.ts';
+import { addonWithKvm } from './kvm-addon.ts';
 import {
   MachineSession,
   type MachineEnding,
@@ -30,9 +30,7 @@ let addon: NativeAddon;
 let guests: GuestImages;
 
 before(() => {
-  ({ addon } = locateNativeAddon());
-  const status = addon.probeKvm();
-  assert.ok(status.ok, `these tests need a usable /dev/kvm: ${JSON.stringify(status)}`);
+  addon = addonWithKvm();
   guests = buildGuests();
 });
 

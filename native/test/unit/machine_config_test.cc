@@ -121,3 +121,21 @@ TEST_CASE("machine config: disks, network and entropy") {
   CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
                  "network.portForwards"));
 }
+
+TEST_CASE("machine config: the display's video memory and mode") {
+  MachineConfig config = valid_config();
+  REQUIRE(config.display);
+  CHECK_NOTHROW(validate_machine_config(config, kHost));
+  config.display->vram_mib = 12;
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "display.vramMiB"));
+  config.display->vram_mib = 16;
+  config.display->width = 2560;
+  config.display->height = 1600;
+  CHECK_NOTHROW(validate_machine_config(config, kHost));
+  config.display->vram_mib = 8;
+  CHECK(contains(expect_error([&] { validate_machine_config(config, kHost); }).message,
+                 "does not fit 8 MiB"));
+  config.display.reset();
+  CHECK_NOTHROW(validate_machine_config(config, kHost));
+}
