@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
+import { GuestConsole } from './guest-console.ts';
 import { addonWithKvm } from './kvm-addon.ts';
 import { DisplayStreamReader, encodeAck } from '../../../electron/common/display-frame-format.ts';
 import { DisplayStream } from '../../../electron/services/display/display-stream.ts';
@@ -28,7 +29,6 @@ import { MachineSession } from '../../../electron/services/native/machine-sessio
 import type {
   DisplayFrame,
   DisplayMode,
-  MachineConfig,
   MachineEvent,
   NativeAddon,
 } from '../../../electron/services/native/native-addon.ts';
@@ -100,100 +100,6 @@ function patternMismatches(
     }
   }
   return { mismatches, count };
-}
-
-// ---- running the guest ----
-
-interface Recorded {
-  seq: number;
-  event: MachineEvent;
-}
-
-/** One machine, its serial output and every event in arrival order. */
-class GuestConsole {
-  readonly session: MachineSession;
-  readonly events: Recorded[] = [];
-  serial = '';
-  #seq = 0;
-  readonly #decoder = new TextDecoder();
-
-  constructor(config: MachineConfig) {
-    this.session = new MachineSession(addon, config);
-    for (const type of [
-      'serial',
-      'state',
-      'reset',
-      'error',
-      'log',
-      'display-mode',
-      'display-damage',
-    ] as const) {
-      this.session.on(type, (event: MachineEvent) => {
-        if (event.type === 'serial') {
-          this.serial += this.#decoder.decode(event.data, { stream: true });
-        } else {
-          this.events.push({ seq: ++this.#seq, event });
-        }
-      });
-    }
-  }
-
-  /** The sequence number the next event will get. */
-  get mark(): number {
-    return this.#seq + 1;
-  }
-
-  since<T extends MachineEvent['type']>(
-    seq: number,
-    type: T,
-  ): (Recorded & { event: Extract<MachineEvent, { type: T }> })[] {
-    return this.events.filter(
-      (entry): entry is Recorded & { event: Extract<MachineEvent, { type: T }> } =>
-        entry.seq >= seq && entry.event.type === type,
-    );
-  }
-
-  async until(what: string, done: () => boolean, timeoutMs = STEP_TIMEOUT_MS): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!done()) {
-      const state = this.session.state;
-      if (state === 'stopped' || state === 'error') {
-        assert.fail(`the machine ${state} while waiting for ${what}; serial:\n${this.serial}`);
-      }
-      if (performance.now() > deadline) {
-        assert.fail(`timed out waiting for ${what}; serial:\n${this.serial}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-
-  /** The first complete line after `from` (a serial offset) matching `pattern`. */
-  async line(pattern: RegExp, from = 0): Promise<string> {
-    let found: string | undefined;
-    await this.until(`a line matching ${pattern}`, () => {
-      const text = this.serial.slice(from);
-      const end = text.lastIndexOf('\n');
-      found = text
-        .slice(0, end + 1)
-        .split('\n')
-        .find((line) => pattern.test(line));
-      return found !== undefined;
-    });
-    return found ?? '';
-  }
-
-  /** Sends a one-byte command and waits for the answer line. */
-  async command(byte: string, answer: RegExp): Promise<string> {
-    const from = this.serial.length;
-    assert.equal(this.session.sendSerialInput(byte), 1, `the guest's COM1 took "${byte}"`);
-    return this.line(answer, from);
-  }
-
-  async finish(): Promise<void> {
-    const state = this.session.state;
-    if (state === 'running' || state === 'paused') await this.session.powerOff();
-    this.session.close();
-  }
 }
 
 /** key=value fields of a line. */
@@ -333,12 +239,11 @@ function checkScreenshot(png: Uint8Array | null, mode: GuestMode): void {
 
 describe('display (display-pattern guest)', () => {
   test('modes set through DISPI, exact frames and screenshots, damage, then an idle screen', async (t) => {
-    const guest = new GuestConsole({
-      kernelPath: guests.elf['display-pattern'],
-      memoryMiB: 64,
-      cpus: 1,
-      entropy: false,
-    });
+    const guest = new GuestConsole(
+      addon,
+      { kernelPath: guests.elf['display-pattern'], memoryMiB: 64, cpus: 1, entropy: false },
+      STEP_TIMEOUT_MS,
+    );
     const began = performance.now();
     const elapsed = () => `${((performance.now() - began) / 1000).toFixed(2)} s`;
     try {
@@ -537,13 +442,17 @@ describe('display (display-pattern guest)', () => {
   });
 
   test('a headless machine (display: null) has no frame and no screenshot', async () => {
-    const guest = new GuestConsole({
-      kernelPath: guests.elf['display-pattern'],
-      memoryMiB: 64,
-      cpus: 1,
-      entropy: false,
-      display: null,
-    });
+    const guest = new GuestConsole(
+      addon,
+      {
+        kernelPath: guests.elf['display-pattern'],
+        memoryMiB: 64,
+        cpus: 1,
+        entropy: false,
+        display: null,
+      },
+      STEP_TIMEOUT_MS,
+    );
     try {
       guest.session.start();
       guest.session.display.setDisplayStreaming(true);

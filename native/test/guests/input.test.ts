@@ -21,9 +21,9 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { GuestConsole } from './guest-console.ts';
 import { addonWithKvm } from './kvm-addon.ts';
-import { MachineSession } from '../../../electron/services/native/machine-session.ts';
-import type { MachineEvent, NativeAddon } from '../../../electron/services/native/native-addon.ts';
+import type { NativeAddon } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
 
 /** Generous: CPL-0 guest code is emulated on the CI machines (~0.6 µs per instruction). */
@@ -183,40 +183,9 @@ function scaleToAbs(pixel: number, extent: number): number {
 
 // ---- the guest's console ----
 
-class GuestConsole {
-  readonly session: MachineSession;
-  readonly events: MachineEvent[] = [];
-  serial = '';
+class InputConsole extends GuestConsole {
   /** Serial offset after the last "sync" consumed. */
   #consumed = 0;
-  readonly #decoder = new TextDecoder();
-
-  constructor(session: MachineSession) {
-    this.session = session;
-    for (const type of ['serial', 'state', 'reset', 'error', 'log', 'display-mode'] as const) {
-      session.on(type, (event: MachineEvent) => {
-        if (event.type === 'serial') {
-          this.serial += this.#decoder.decode(event.data, { stream: true });
-        } else {
-          this.events.push(event);
-        }
-      });
-    }
-  }
-
-  async until(what: string, done: () => boolean): Promise<void> {
-    const deadline = performance.now() + STEP_TIMEOUT_MS;
-    while (!done()) {
-      const state = this.session.state;
-      if (state === 'stopped' || state === 'error') {
-        assert.fail(`the machine ${state} while waiting for ${what}; serial:\n${this.serial}`);
-      }
-      if (performance.now() > deadline) {
-        assert.fail(`timed out waiting for ${what}; serial:\n${this.serial}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
 
   /**
    * Sends `command` and returns the lines the guest printed since the last
@@ -274,13 +243,12 @@ describe('the key table', () => {
 
 describe('input (input-echo guest)', () => {
   test('PS/2 before the virtio driver, every key on both keyboards, the tablet', async (t) => {
-    const session = new MachineSession(addon, {
-      kernelPath: guests.elf['input-echo'],
-      memoryMiB: 64,
-      cpus: 1,
-      entropy: false,
-    });
-    const guest = new GuestConsole(session);
+    const guest = new InputConsole(
+      addon,
+      { kernelPath: guests.elf['input-echo'], memoryMiB: 64, cpus: 1, entropy: false },
+      STEP_TIMEOUT_MS,
+    );
+    const session = guest.session;
     const input = session.input;
     const began = performance.now();
     const elapsed = () => `${((performance.now() - began) / 1000).toFixed(2)} s`;
@@ -484,17 +452,12 @@ describe('input (input-echo guest)', () => {
       });
 
       await t.test('the tablet follows a mode change (640x480)', async () => {
-        const from = guest.events.length;
+        const from = guest.mark;
         assert.deepEqual(await guest.exchange('m', /^mode 640x480/), ['mode 640x480 ok']);
         await guest.until('the 640x480 mode event', () =>
-          guest.events
-            .slice(from)
-            .some(
-              (event) =>
-                event.type === 'display-mode' &&
-                event.mode?.width === 640 &&
-                event.mode.height === 480,
-            ),
+          guest
+            .since(from, 'display-mode')
+            .some(({ event }) => event.mode?.width === 640 && event.mode.height === 480),
         );
         assert.equal(input.pointerMove(320, 240), true);
         assert.equal(input.pointerMove(639, 479), true);
@@ -517,7 +480,7 @@ describe('input (input-echo guest)', () => {
         assert.deepEqual(await guest.exchange('q', /^bye$/), ['bye']);
         assert.deepEqual(await session.ended, { state: 'stopped', reason: 'halted' });
         assert.deepEqual(
-          guest.events.filter((event) => event.type === 'error' || event.type === 'reset'),
+          guest.events.filter(({ event }) => event.type === 'error' || event.type === 'reset'),
           [],
         );
         console.log(`# input-echo: ${elapsed()}`);
