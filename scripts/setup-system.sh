@@ -15,6 +15,7 @@ packages=(
   busybox-static                    # initramfs for the real-kernel boot test
   cpio xz-utils zstd                # building the initramfs, unpacking kernels
   libslirp-dev zlib1g-dev libzstd-dev liburing-dev
+  libglib2.0-bin                    # gio: the desktop trash the VM library deletes to
 )
 
 missing=()
