@@ -2,9 +2,9 @@
  * The FrameSource of a running machine: the addon's display events and frames.
  *
  * The addon compares the guest's framebuffer against a shadow copy only while someone
- * listens for damage (setDisplayStreaming), so an unwatched VM costs nothing. Pixels are
- * copied out of the guest's video memory at most once per damage tick, and only when a
- * frame is actually encoded (pixels() after the tick).
+ * listens for damage (setDisplayStreaming), so an unwatched VM costs nothing. The source keeps
+ * one copy of the visible frame and brings it up to date with only the damaged rectangles
+ * (copyDisplayRects), so a small change costs a small copy; a new mode takes one full copy.
  */
 import type { Rect } from '../../common/display-frame-format.ts';
 import type { MachineSession } from '../native/machine-session.ts';
@@ -16,8 +16,9 @@ const BYTES_PER_PIXEL = 4;
 export class MachineFrameSource implements FrameSource {
   readonly #session: MachineSession;
   #mode: FramebufferMode | null;
-  #pixels: Uint8Array | null = null;
-  #stale = true;
+  /** The visible frame as of the last damage; empty until first needed after a mode change. */
+  #pixels = new Uint8Array(0);
+  #needsFullCopy = true;
   readonly #damageListeners = new Set<(rects: readonly Rect[]) => void>();
   readonly #modeListeners = new Set<(mode: FramebufferMode | null) => void>();
   readonly #unsubscribe: (() => void)[] = [];
@@ -32,7 +33,7 @@ export class MachineFrameSource implements FrameSource {
       // read it: the same mode again is no change.
       if (mode?.width === this.#mode?.width && mode?.height === this.#mode?.height) return;
       this.#mode = mode;
-      this.#stale = true;
+      this.#needsFullCopy = true;
       for (const listener of [...this.#modeListeners]) listener(this.#mode);
     };
     const onDamage = (event: DisplayDamageEvent) => {
@@ -40,8 +41,10 @@ export class MachineFrameSource implements FrameSource {
       // Damage computed just before a mode change can arrive after its event: the full
       // frame of the new mode follows anyway.
       if (current?.width !== event.mode.width || current.height !== event.mode.height) return;
-      this.#stale = true;
       const quads = event.rects;
+      if (!this.#needsFullCopy && !session.display.copyDisplayRects(this.#pixels, quads)) {
+        this.#needsFullCopy = true; // the mode changed under us: its event is on its way
+      }
       const rects: Rect[] = [];
       for (let i = 0; i + 3 < quads.length; i += 4) {
         const [x = 0, y = 0, width = 0, height = 0] = quads.subarray(i, i + 4);
@@ -60,11 +63,16 @@ export class MachineFrameSource implements FrameSource {
   }
 
   pixels(): Uint8Array {
-    if (this.#stale || !this.#pixels) {
-      this.#pixels = this.#session.display.readDisplayFrame()?.pixels ?? new Uint8Array(0);
-      this.#stale = false;
+    const mode = this.#mode;
+    if (this.#needsFullCopy && mode) {
+      if (this.#pixels.length !== mode.height * mode.stride) {
+        this.#pixels = new Uint8Array(mode.height * mode.stride);
+      }
+      const whole = new Uint32Array([0, 0, mode.width, mode.height]);
+      // False while a mode change is on its way: the stream sends nothing until it lands.
+      this.#needsFullCopy = !this.#session.display.copyDisplayRects(this.#pixels, whole);
     }
-    return this.#pixels;
+    return this.#needsFullCopy ? new Uint8Array(0) : this.#pixels;
   }
 
   onDamage(listener: (rects: readonly Rect[]) => void): () => void {

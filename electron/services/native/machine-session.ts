@@ -27,7 +27,11 @@ export interface MachineEnding {
 
 export type MachineDisplay = Pick<
   Machine,
-  'setDisplayStreaming' | 'requestFullDisplayFrame' | 'readDisplayFrame' | 'screenshot'
+  | 'setDisplayStreaming'
+  | 'requestFullDisplayFrame'
+  | 'readDisplayFrame'
+  | 'copyDisplayRects'
+  | 'screenshot'
 >;
 export type MachineInput = Pick<
   Machine,

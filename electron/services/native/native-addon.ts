@@ -301,6 +301,13 @@ export interface Machine {
   requestFullDisplayFrame(): void;
   /** A copy of the visible frame, or null when the display is off (or there is none). */
   readDisplayFrame(): DisplayFrame | null;
+  /**
+   * Copies rectangles (x, y, width, height quadruples) of the visible frame into `target`,
+   * which holds the whole frame in DisplayFrame's layout — so a copy kept by the caller is
+   * brought up to date with only what changed. False, copying nothing, when `target` does
+   * not have the current mode's size or nothing is visible.
+   */
+  copyDisplayRects(target: Uint8Array, rects: Uint32Array): boolean;
   /** The visible frame as a PNG file's bytes, or null when there is nothing to show. */
   screenshot(): Uint8Array | null;
 

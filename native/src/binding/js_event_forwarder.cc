@@ -76,14 +76,15 @@ Napi::Object display_mode_event(Napi::Env env, const DisplayModeDelivery& delive
   return event;
 }
 
-Napi::Object display_damage_event(Napi::Env env, const DisplayDamageDelivery& delivery) {
+Napi::Object display_damage_event(Napi::Env env, const display::DisplayMode& mode,
+                                  const std::vector<display::DirtyRect>& damage) {
   Napi::Object event = Napi::Object::New(env);
   event.Set("type", "display-damage");
-  event.Set("mode", display_mode_to_js(env, delivery.mode));
+  event.Set("mode", display_mode_to_js(env, mode));
   // x, y, width, height per rectangle: one allocation, however many.
-  Napi::Uint32Array rects = Napi::Uint32Array::New(env, delivery.rects.size() * 4);
-  for (std::size_t i = 0; i < delivery.rects.size(); ++i) {
-    const display::DirtyRect& rect = delivery.rects[i];
+  Napi::Uint32Array rects = Napi::Uint32Array::New(env, damage.size() * 4);
+  for (std::size_t i = 0; i < damage.size(); ++i) {
+    const display::DirtyRect& rect = damage[i];
     rects[i * 4] = rect.x;
     rects[i * 4 + 1] = rect.y;
     rects[i * 4 + 2] = rect.width;
@@ -104,6 +105,42 @@ bool PendingSerialOutput::append(std::span<const std::uint8_t> bytes) {
   const bool was_empty = bytes_.empty();
   bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
   return was_empty;
+}
+
+bool PendingDisplayDamage::append(const display::DisplayMode& mode,
+                                  std::span<const display::DirtyRect> rects) {
+  const std::lock_guard lock(mutex_);
+  const bool was_empty = !mode_;
+  if (mode_ != mode) {
+    // Damage of an older mode means nothing in this one (its full frame follows).
+    rects_.clear();
+    mode_ = mode;
+  }
+  rects_.insert(rects_.end(), rects.begin(), rects.end());
+  if (rects_.size() > kMaxRects) {
+    display::DirtyRect bounds = rects_.front();
+    std::uint32_t right = bounds.x + bounds.width;
+    std::uint32_t bottom = bounds.y + bounds.height;
+    for (const display::DirtyRect& rect : rects_) {
+      bounds.x = std::min(bounds.x, rect.x);
+      bounds.y = std::min(bounds.y, rect.y);
+      right = std::max(right, rect.x + rect.width);
+      bottom = std::max(bottom, rect.y + rect.height);
+    }
+    bounds.width = right - bounds.x;
+    bounds.height = bottom - bounds.y;
+    rects_.assign(1, bounds);
+  }
+  return was_empty;
+}
+
+std::optional<std::pair<display::DisplayMode, std::vector<display::DirtyRect>>>
+PendingDisplayDamage::take() {
+  const std::lock_guard lock(mutex_);
+  if (!mode_) return std::nullopt;
+  auto result = std::make_pair(*mode_, std::exchange(rects_, {}));
+  mode_.reset();
+  return result;
 }
 
 std::vector<std::uint8_t> PendingSerialOutput::take() {
@@ -135,7 +172,11 @@ void deliver_event_to_js(Napi::Env env, Napi::Function on_event, std::nullptr_t*
     } else if (const auto* mode = std::get_if<DisplayModeDelivery>(delivery.get())) {
       event = display_mode_event(env, *mode);
     } else if (const auto* damage = std::get_if<DisplayDamageDelivery>(delivery.get())) {
-      event = display_damage_event(env, *damage);
+      auto pending = damage->pending->take();
+      if (!pending) {
+        return;  // an earlier delivery already carried this damage
+      }
+      event = display_damage_event(env, pending->first, pending->second);
     } else {
       event = error_event(env, std::get<ErrorDelivery>(*delivery).report);
     }
@@ -181,7 +222,9 @@ void JsEventForwarder::on_display_mode(const std::optional<display::DisplayMode>
 
 void JsEventForwarder::on_display_damage(const display::DisplayMode& mode,
                                          std::span<const display::DirtyRect> rects) {
-  queue(DisplayDamageDelivery{mode, std::vector<display::DirtyRect>(rects.begin(), rects.end())});
+  if (pending_damage_->append(mode, rects)) {
+    queue(DisplayDamageDelivery{pending_damage_});
+  }
 }
 
 void JsEventForwarder::keep_process_alive(Napi::Env env, bool alive) {

@@ -2,7 +2,9 @@
 // through a ThreadSafeFunction. Never blocks a vCPU: calls are non-blocking
 // into an unbounded queue. Serial bytes are coalesced: while one delivery is
 // queued, further bytes join it, so a chatty guest costs one JS call per batch
-// rather than one per byte.
+// rather than one per byte. Display damage likewise: while one delivery is
+// queued, later ticks' rectangles join it, so a busy JS thread gets fewer,
+// larger updates instead of a growing backlog.
 #pragma once
 
 #include <napi.h>
@@ -10,6 +12,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <span>
 #include <string>
 #include <variant>
@@ -30,6 +34,22 @@ class PendingSerialOutput {
  private:
   std::mutex mutex_;
   std::vector<std::uint8_t> bytes_;
+};
+
+// Display damage waiting for the JS thread, in the mode it was computed in.
+class PendingDisplayDamage {
+ public:
+  // More rectangles than this collapse to their bounding box.
+  static constexpr std::size_t kMaxRects = 64;
+  // Returns true when nothing was pending, i.e. a delivery must be queued.
+  bool append(const display::DisplayMode& mode, std::span<const display::DirtyRect> rects);
+  // The pending damage (nullopt when an earlier delivery already took it).
+  std::optional<std::pair<display::DisplayMode, std::vector<display::DirtyRect>>> take();
+
+ private:
+  std::mutex mutex_;
+  std::optional<display::DisplayMode> mode_;
+  std::vector<display::DirtyRect> rects_;
 };
 
 struct SerialDelivery {
@@ -53,8 +73,7 @@ struct DisplayModeDelivery {
   std::optional<display::DisplayMode> mode;
 };
 struct DisplayDamageDelivery {
-  display::DisplayMode mode;
-  std::vector<display::DirtyRect> rects;
+  std::shared_ptr<PendingDisplayDamage> pending;
 };
 using EventDelivery = std::variant<SerialDelivery, StateDelivery, ErrorDelivery, ResetDelivery,
                                    LogDelivery, DisplayModeDelivery, DisplayDamageDelivery>;
@@ -97,6 +116,7 @@ class JsEventForwarder : public MachineEventSink {
 
   EventFunction function_;
   std::shared_ptr<PendingSerialOutput> pending_serial_ = std::make_shared<PendingSerialOutput>();
+  std::shared_ptr<PendingDisplayDamage> pending_damage_ = std::make_shared<PendingDisplayDamage>();
   std::mutex release_mutex_;
   bool released_ = false;
 };

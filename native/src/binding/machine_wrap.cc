@@ -28,6 +28,7 @@ Napi::Function MachineWrap::define_class(Napi::Env env) {
                          InstanceMethod<&MachineWrap::request_full_display_frame>(
                              "requestFullDisplayFrame"),
                          InstanceMethod<&MachineWrap::read_display_frame>("readDisplayFrame"),
+                         InstanceMethod<&MachineWrap::copy_display_rects>("copyDisplayRects"),
                          InstanceMethod<&MachineWrap::screenshot>("screenshot"),
                          InstanceMethod<&MachineWrap::send_key>("sendKey"),
                          InstanceMethod<&MachineWrap::send_key_combo>("sendKeyCombo"),
@@ -208,6 +209,34 @@ Napi::Value MachineWrap::read_display_frame(const Napi::CallbackInfo& info) {
   std::copy(frame->pixels.begin(), frame->pixels.end(), pixels.Data());
   result.Set("pixels", pixels);
   return result;
+}
+
+Napi::Value MachineWrap::copy_display_rects(const Napi::CallbackInfo& info) {
+  static constexpr const char* kUsage =
+      "copyDisplayRects(target, rects): a Uint8Array of the frame's size and a Uint32Array of "
+      "x, y, width, height quadruples";
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray()) {
+    type_error(info, kUsage);
+  }
+  const Napi::TypedArray target_array = info[0].As<Napi::TypedArray>();
+  const Napi::TypedArray rects_array = info[1].As<Napi::TypedArray>();
+  if (target_array.TypedArrayType() != napi_uint8_array ||
+      rects_array.TypedArrayType() != napi_uint32_array ||
+      rects_array.ElementLength() % 4 != 0) {
+    type_error(info, kUsage);
+  }
+  Napi::Uint8Array target = target_array.As<Napi::Uint8Array>();
+  const Napi::Uint32Array quads = rects_array.As<Napi::Uint32Array>();
+  std::vector<display::DirtyRect> rects(quads.ElementLength() / 4);
+  for (std::size_t i = 0; i < rects.size(); ++i) {
+    rects[i] = display::DirtyRect{quads[i * 4], quads[i * 4 + 1], quads[i * 4 + 2], quads[i * 4 + 3]};
+  }
+  bool copied = false;
+  call(info, [&] {
+    copied = machine_->copy_display_rects(
+        std::span<std::uint8_t>(target.Data(), target.ElementLength()), rects);
+  });
+  return Napi::Boolean::New(info.Env(), copied);
 }
 
 Napi::Value MachineWrap::screenshot(const Napi::CallbackInfo& info) {

@@ -34,6 +34,7 @@ class MachineWrap : public Napi::ObjectWrap<MachineWrap> {
   Napi::Value set_display_streaming(const Napi::CallbackInfo& info);
   Napi::Value request_full_display_frame(const Napi::CallbackInfo& info);
   Napi::Value read_display_frame(const Napi::CallbackInfo& info);
+  Napi::Value copy_display_rects(const Napi::CallbackInfo& info);
   Napi::Value screenshot(const Napi::CallbackInfo& info);
   Napi::Value send_key(const Napi::CallbackInfo& info);
   Napi::Value send_key_combo(const Napi::CallbackInfo& info);

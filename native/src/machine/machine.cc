@@ -87,24 +87,59 @@ std::optional<Machine::Frame> Machine::read_display_frame() const {
   const std::shared_ptr<display::BochsDisplay> display = current_display();
   if (!display) return std::nullopt;
   const std::optional<display::DisplayMode> mode = display->visible_mode();
-  const std::span<const std::uint8_t> vram = display->vram();
-  if (!mode || !display::mode_fits(*mode, vram.size())) return std::nullopt;
+  if (!mode) return std::nullopt;
   Frame frame{*mode, std::vector<std::uint8_t>(std::size_t{mode->width} * mode->height * 4)};
+  const display::DirtyRect whole{0, 0, mode->width, mode->height};
+  if (!copy_display_rects(frame.pixels, std::span(&whole, 1))) return std::nullopt;
+  return frame;
+}
+
+bool Machine::copy_display_rects(std::span<std::uint8_t> target,
+                                 std::span<const display::DirtyRect> rects) const {
+  const std::shared_ptr<display::BochsDisplay> display = current_display();
+  if (!display) return false;
+  const std::optional<display::DisplayMode> mode = display->visible_mode();
+  const std::span<const std::uint8_t> vram = display->vram();
+  if (!mode || !display::mode_fits(*mode, vram.size()) ||
+      target.size() != std::size_t{mode->width} * mode->height * 4) {
+    return false;
+  }
+  const std::size_t target_stride = std::size_t{mode->width} * 4;
+  const auto clipped = [&](const display::DirtyRect& rect) {
+    display::DirtyRect c = rect;
+    c.x = std::min(c.x, mode->width);
+    c.y = std::min(c.y, mode->height);
+    c.width = std::min(c.width, mode->width - c.x);
+    c.height = std::min(c.height, mode->height - c.y);
+    return c;
+  };
   if (mode->bpp == 32 && !mode->big_endian) {
-    for (std::uint32_t y = 0; y < mode->height; ++y) {
-      const std::uint8_t* row = vram.data() + mode->offset + std::uint64_t{y} * mode->stride;
-      std::copy_n(row, mode->row_bytes(), frame.pixels.begin() + std::size_t{y} * mode->width * 4);
+    for (const display::DirtyRect& rect : rects) {
+      const display::DirtyRect r = clipped(rect);
+      for (std::uint32_t y = r.y; y < r.y + r.height; ++y) {
+        const std::uint8_t* row =
+            vram.data() + mode->offset + std::uint64_t{y} * mode->stride + std::uint64_t{r.x} * 4;
+        std::copy_n(row, std::size_t{r.width} * 4, target.begin() + y * target_stride + r.x * 4);
+      }
     }
-  } else {
-    // Other depths and byte orders go through the one converter to RGB.
-    const std::vector<std::uint8_t> rgb = display::framebuffer_to_rgb(*mode, vram);
-    for (std::size_t pixel = 0; pixel < rgb.size() / 3; ++pixel) {
-      frame.pixels[pixel * 4] = rgb[pixel * 3 + 2];
-      frame.pixels[pixel * 4 + 1] = rgb[pixel * 3 + 1];
-      frame.pixels[pixel * 4 + 2] = rgb[pixel * 3];
+    return true;
+  }
+  // Other depths and byte orders go through the one converter to RGB.
+  const std::vector<std::uint8_t> rgb = display::framebuffer_to_rgb(*mode, vram);
+  for (const display::DirtyRect& rect : rects) {
+    const display::DirtyRect r = clipped(rect);
+    for (std::uint32_t y = r.y; y < r.y + r.height; ++y) {
+      for (std::uint32_t x = r.x; x < r.x + r.width; ++x) {
+        const std::size_t from = (std::size_t{y} * mode->width + x) * 3;
+        const std::size_t to = y * target_stride + std::size_t{x} * 4;
+        target[to] = rgb[from + 2];
+        target[to + 1] = rgb[from + 1];
+        target[to + 2] = rgb[from];
+        target[to + 3] = 0;
+      }
     }
   }
-  return frame;
+  return true;
 }
 
 std::optional<std::vector<std::uint8_t>> Machine::screenshot_png() const {

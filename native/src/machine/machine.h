@@ -97,6 +97,12 @@ class Machine {
     std::vector<std::uint8_t> pixels;
   };
   [[nodiscard]] std::optional<Frame> read_display_frame() const;
+  // Copies `rects` of the visible frame into `target` (the whole frame in
+  // that layout, width * 4 bytes per line), e.g. only what changed since the
+  // last copy. False, copying nothing, when `target` does not have the
+  // current mode's size or no mode is visible.
+  bool copy_display_rects(std::span<std::uint8_t> target,
+                          std::span<const display::DirtyRect> rects) const;
   // The visible frame as PNG; nullopt without a visible mode.
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> screenshot_png() const;
   // Stops the vCPUs if needed, joins their threads and frees the VM. Idempotent.

@@ -60,6 +60,7 @@ const PROGRAMS = [
   'virtio-net-guest',
   'display-pattern',
   'input-echo',
+  'bench-display',
 ] as const;
 export type GuestProgram = (typeof PROGRAMS)[number];
 
