@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <string>
 #include <utility>
 
 #include "kvm/kvm_cpuid_table.h"
+#include "common/nestbox_error.h"
 #include "kvm/kvm_ioctl.h"
+#include "kvm/kvm_state_ioctls.h"
 #include "kvm/kvm_table_ioctls.h"
 
 namespace nestbox::kvm {
@@ -122,6 +125,140 @@ std::size_t KvmVcpu::get_msrs(std::span<kvm_msr_entry> entries) const {
 bool KvmVcpu::notify_kvmclock_paused() const {
   for (;;) {
     if (::ioctl(fd_.get(), KVM_KVMCLOCK_CTRL, 0) == 0) {
+      return true;
+    }
+    if (errno != EINTR && errno != EAGAIN) {
+      return false;
+    }
+  }
+}
+
+RunOutcome KvmVcpu::complete_pending_exit() {
+  const bool previous = std::atomic_ref<std::uint8_t>(run_->immediate_exit).load() != 0;
+  set_immediate_exit(true);
+  RunOutcome outcome;
+  try {
+    outcome = run();
+  } catch (...) {
+    set_immediate_exit(previous);
+    throw;
+  }
+  set_immediate_exit(previous);
+  return outcome;
+}
+
+std::vector<kvm_cpuid_entry2> KvmVcpu::get_cpuid() const {
+  // Grow the table until KVM stops answering E2BIG (it holds at most a few hundred).
+  for (std::uint32_t capacity = 64; capacity <= 4096; capacity *= 2) {
+    CpuidTableBuffer table(capacity);
+    if (::ioctl(fd_.get(), kGetCpuid2, table.data()) == 0) {
+      const std::uint32_t count = std::min(table.header()->entry_count, capacity);
+      return std::vector<kvm_cpuid_entry2>(table.entries(), table.entries() + count);
+    }
+    if (errno == EINTR || errno == EAGAIN) {
+      capacity /= 2;  // same size again
+      continue;
+    }
+    if (errno != E2BIG) {
+      throw_ioctl_failure("KVM_GET_CPUID2", errno);
+    }
+  }
+  throw_ioctl_failure("KVM_GET_CPUID2", E2BIG);
+}
+
+kvm_sregs2 KvmVcpu::get_sregs2() const {
+  kvm_sregs2 sregs{};
+  checked_ioctl(fd_.get(), KVM_GET_SREGS2, &sregs, "KVM_GET_SREGS2");
+  return sregs;
+}
+
+void KvmVcpu::set_sregs2(const kvm_sregs2& sregs) const {
+  checked_ioctl(fd_.get(), KVM_SET_SREGS2, &sregs, "KVM_SET_SREGS2");
+}
+
+kvm_fpu KvmVcpu::get_fpu() const {
+  kvm_fpu fpu{};
+  checked_ioctl(fd_.get(), KVM_GET_FPU, &fpu, "KVM_GET_FPU");
+  return fpu;
+}
+
+void KvmVcpu::set_fpu(const kvm_fpu& fpu) const {
+  checked_ioctl(fd_.get(), KVM_SET_FPU, &fpu, "KVM_SET_FPU");
+}
+
+std::vector<std::uint8_t> KvmVcpu::get_xsave(std::size_t size, bool use_xsave2) const {
+  if (!use_xsave2) {
+    size = kLegacyXsaveSize;
+  }
+  if (size < kLegacyXsaveSize) {
+    throw NestboxError(ErrorCode::KvmFailure, "KVM_GET_XSAVE2: a buffer of " +
+                                                  std::to_string(size) +
+                                                  " bytes is smaller than the 4096-byte minimum");
+  }
+  std::vector<std::uint8_t> area(size, 0);
+  if (use_xsave2) {
+    checked_ioctl(fd_.get(), kGetXsave2, area.data(), "KVM_GET_XSAVE2");
+  } else {
+    checked_ioctl(fd_.get(), kGetXsave, area.data(), "KVM_GET_XSAVE");
+  }
+  return area;
+}
+
+void KvmVcpu::set_xsave(std::span<const std::uint8_t> area) const {
+  if (area.size() < kLegacyXsaveSize) {
+    throw NestboxError(ErrorCode::KvmFailure, "KVM_SET_XSAVE: an area of " +
+                                                  std::to_string(area.size()) +
+                                                  " bytes is smaller than the 4096-byte minimum");
+  }
+  checked_ioctl(fd_.get(), kSetXsave, area.data(), "KVM_SET_XSAVE");
+}
+
+kvm_xcrs KvmVcpu::get_xcrs() const {
+  kvm_xcrs xcrs{};
+  checked_ioctl(fd_.get(), KVM_GET_XCRS, &xcrs, "KVM_GET_XCRS");
+  return xcrs;
+}
+
+void KvmVcpu::set_xcrs(const kvm_xcrs& xcrs) const {
+  checked_ioctl(fd_.get(), KVM_SET_XCRS, &xcrs, "KVM_SET_XCRS");
+}
+
+kvm_vcpu_events KvmVcpu::get_vcpu_events() const {
+  kvm_vcpu_events events{};
+  checked_ioctl(fd_.get(), KVM_GET_VCPU_EVENTS, &events, "KVM_GET_VCPU_EVENTS");
+  return events;
+}
+
+void KvmVcpu::set_vcpu_events(const kvm_vcpu_events& events) const {
+  checked_ioctl(fd_.get(), KVM_SET_VCPU_EVENTS, &events, "KVM_SET_VCPU_EVENTS");
+}
+
+kvm_debugregs KvmVcpu::get_debugregs() const {
+  kvm_debugregs debugregs{};
+  checked_ioctl(fd_.get(), KVM_GET_DEBUGREGS, &debugregs, "KVM_GET_DEBUGREGS");
+  return debugregs;
+}
+
+void KvmVcpu::set_debugregs(const kvm_debugregs& debugregs) const {
+  checked_ioctl(fd_.get(), KVM_SET_DEBUGREGS, &debugregs, "KVM_SET_DEBUGREGS");
+}
+
+std::uint32_t KvmVcpu::get_tsc_khz() const {
+  // The frequency is the ioctl's result; EIO means KVM does not know it.
+  for (;;) {
+    const int result = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+    if (result >= 0) {
+      return static_cast<std::uint32_t>(result);
+    }
+    if (errno != EINTR && errno != EAGAIN) {
+      return 0;
+    }
+  }
+}
+
+bool KvmVcpu::set_tsc_khz(std::uint32_t khz) const {
+  for (;;) {
+    if (::ioctl(fd_.get(), KVM_SET_TSC_KHZ, static_cast<unsigned long>(khz)) == 0) {
       return true;
     }
     if (errno != EINTR && errno != EAGAIN) {

@@ -1,6 +1,7 @@
 #include "kvm/kvm_vm.h"
 
 #include <linux/kvm.h>
+#include <sys/ioctl.h>
 
 #include "kvm/kvm_ioctl.h"
 #include "kvm/kvm_table_ioctls.h"
@@ -114,6 +115,42 @@ KvmVcpu KvmVm::create_vcpu(std::uint32_t vcpu_id) const {
   UniqueFd vcpu_fd(checked_ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(vcpu_id),
                                  "KVM_CREATE_VCPU"));
   return KvmVcpu(std::move(vcpu_fd), vcpu_mmap_size_);
+}
+
+int KvmVm::check_extension(int capability) const {
+  const int result = ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, capability);
+  return result < 0 ? 0 : result;
+}
+
+kvm_irqchip KvmVm::get_irqchip(std::uint32_t chip_id) const {
+  kvm_irqchip chip{};
+  chip.chip_id = chip_id;
+  checked_ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip, "KVM_GET_IRQCHIP");
+  return chip;
+}
+
+void KvmVm::set_irqchip(const kvm_irqchip& chip) const {
+  checked_ioctl(fd_.get(), KVM_SET_IRQCHIP, &chip, "KVM_SET_IRQCHIP");
+}
+
+kvm_pit_state2 KvmVm::get_pit2() const {
+  kvm_pit_state2 pit{};
+  checked_ioctl(fd_.get(), KVM_GET_PIT2, &pit, "KVM_GET_PIT2");
+  return pit;
+}
+
+void KvmVm::set_pit2(const kvm_pit_state2& pit) const {
+  checked_ioctl(fd_.get(), KVM_SET_PIT2, &pit, "KVM_SET_PIT2");
+}
+
+kvm_clock_data KvmVm::get_clock() const {
+  kvm_clock_data clock{};
+  checked_ioctl(fd_.get(), KVM_GET_CLOCK, &clock, "KVM_GET_CLOCK");
+  return clock;
+}
+
+void KvmVm::set_clock(const kvm_clock_data& clock) const {
+  checked_ioctl(fd_.get(), KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK");
 }
 
 }  // namespace nestbox::kvm

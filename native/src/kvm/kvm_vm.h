@@ -54,6 +54,21 @@ class KvmVm {
 
   [[nodiscard]] KvmVcpu create_vcpu(std::uint32_t vcpu_id) const;
 
+  // KVM_CHECK_EXTENSION on the VM fd: 0 when absent. Some answers are per VM
+  // (KVM_CAP_XSAVE2 returns the XSAVE buffer size for this VM's vCPUs).
+  [[nodiscard]] int check_extension(int capability) const;
+
+  // --- State for snapshots (see kvm/vm_state.h). Not while vCPUs run.
+  // KVM_GET/SET_IRQCHIP: `chip_id` is KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE or _IOAPIC.
+  [[nodiscard]] kvm_irqchip get_irqchip(std::uint32_t chip_id) const;
+  void set_irqchip(const kvm_irqchip& chip) const;
+  [[nodiscard]] kvm_pit_state2 get_pit2() const;
+  void set_pit2(const kvm_pit_state2& pit) const;
+  // KVM_GET/SET_CLOCK: the VM's kvmclock (nanoseconds), the base of every
+  // vCPU's pvclock.
+  [[nodiscard]] kvm_clock_data get_clock() const;
+  void set_clock(const kvm_clock_data& clock) const;
+
   [[nodiscard]] int fd() const { return fd_.get(); }
 
  private:
