@@ -144,6 +144,17 @@ VcpuResult VcpuThread::run_until_done() {
         return VcpuResult{VcpuOutcome::Stopped, stop_reason::kPoweredOff, std::nullopt};
       }
       if (control_.pause_requested()) {
+        // KVM finishes an I/O or MMIO instruction whose exit we handled (the
+        // IN's result, RIP past it) only on the next KVM_RUN: run it to that
+        // point without entering the guest, so a paused vCPU's registers are
+        // a consistent state — the one a snapshot saves. A string I/O
+        // instruction may exit again for its next chunk.
+        while (vcpu_.complete_pending_exit() == kvm::RunOutcome::Exited) {
+          exits_.fetch_add(1, std::memory_order_relaxed);
+          if (std::optional<VcpuResult> done = handle_exit()) {
+            return std::move(*done);
+          }
+        }
         // Out of KVM_RUN for a while: tell a kvmclock guest, so its watchdogs
         // do not count the pause as a lockup.
         vcpu_.notify_kvmclock_paused();
