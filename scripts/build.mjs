@@ -3,7 +3,8 @@
 //   dist/native/nestbox.node     the KVM core addon (node-gyp, see build-native.mjs)
 //   dist/electron/main.cjs       Electron main process
 //   dist/electron/preload.cjs    sandboxed preload (CommonJS, as Electron requires)
-//   dist/cli/nestbox.mjs         the `nestbox` CLI, `nestbox serve` and the VM host
+//   dist/cli/nestbox.mjs         the `nestbox` CLI and `nestbox serve`
+//   dist/vm-host/vm-host.mjs     the VM host process (one per running VM)
 //   dist/renderer/               the React UI (Vite)
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -63,18 +64,31 @@ if (wants('electron')) {
   );
 }
 
+/** @type {import('esbuild').BuildOptions} */
+const esmNodeBundle = {
+  ...nodeBundle,
+  format: 'esm',
+  outExtension: { '.js': '.mjs' },
+  // Bundled CommonJS dependencies may call require(); give ESM output one.
+  banner: {
+    js: "import { createRequire as __nestboxCreateRequire } from 'node:module'; const require = __nestboxCreateRequire(import.meta.url);",
+  },
+};
+
 if (wants('cli')) {
   await timed('cli', () =>
     esbuild({
-      ...nodeBundle,
+      ...esmNodeBundle,
       entryPoints: { nestbox: join(root, 'electron/cli/nestbox.ts') },
-      format: 'esm',
       outdir: join(root, 'dist/cli'),
-      outExtension: { '.js': '.mjs' },
-      // Bundled CommonJS dependencies may call require(); give ESM output one.
-      banner: {
-        js: "import { createRequire as __nestboxCreateRequire } from 'node:module'; const require = __nestboxCreateRequire(import.meta.url);",
-      },
+    }),
+  );
+  // The per-VM host process that `nestbox start` (and the app) launch: dist/vm-host/vm-host.mjs.
+  await timed('vm host', () =>
+    esbuild({
+      ...esmNodeBundle,
+      entryPoints: { 'vm-host': join(root, 'electron/services/vm-host/vm-host-main.ts') },
+      outdir: join(root, 'dist/vm-host'),
     }),
   );
 }

@@ -1,7 +1,31 @@
 /** Every `nestbox` subcommand, in the order `nestbox --help` lists them. */
 import type { Command } from '../command.ts';
+import { consoleCommand } from './console.ts';
+import { createCommand } from './create.ts';
+import { deleteCommand } from './delete.ts';
 import { imageCommand } from './image.ts';
+import { listCommand } from './list.ts';
+import { pauseCommand } from './pause.ts';
+import { resetCommand } from './reset.ts';
+import { resumeCommand } from './resume.ts';
 import { runCommand } from './run.ts';
+import { screenshotCommand } from './screenshot.ts';
 import { serveCommand } from './serve.ts';
+import { startCommand } from './start.ts';
+import { stopCommand } from './stop.ts';
 
-export const commands: readonly Command[] = [runCommand, imageCommand, serveCommand];
+export const commands: readonly Command[] = [
+  runCommand,
+  imageCommand,
+  serveCommand,
+  createCommand,
+  listCommand,
+  startCommand,
+  stopCommand,
+  pauseCommand,
+  resumeCommand,
+  resetCommand,
+  consoleCommand,
+  screenshotCommand,
+  deleteCommand,
+];

@@ -1,0 +1,178 @@
+/** `nestbox create NAME --kernel FILE …`: a new VM in the library. */
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { LibraryError } from '../../services/library/library-error.ts';
+import { vmLimits, type VmDisk } from '../../services/library/vm-config.ts';
+import { DEFAULT_MEMORY_MIB, type CreateVmSpec } from '../../services/library/vm-library.ts';
+import { formatBytes, parseImageSize } from '../../services/native/disk-image.ts';
+import { loadNativeAddon } from '../../services/native/load-addon.ts';
+import { ExitCode, UsageError, type Command } from '../command.ts';
+import { parseVmArgs, requirePositionals, vmServices } from '../vm-commands.ts';
+
+const USAGE = [
+  'Usage: nestbox create NAME --kernel FILE [--initrd FILE] [--append STR] [--cpus N]',
+  '                      [--memory MiB] [--disk FILE | --disk-size SIZE] [--json]',
+  '',
+  'Makes a new VM in the library ($NESTBOX_HOME/vms, else ~/.local/share/nestbox/vms, or',
+  'the folder chosen in Preferences): a folder holding its vm.json. The kernel, initrd and',
+  'an existing disk stay where they are; the VM refers to them by absolute path.',
+  '',
+  'Options:',
+  '  --kernel FILE     the kernel to boot: bzImage or ELF vmlinux (required)',
+  '  --initrd FILE     an initial ramdisk',
+  '  --append STR      the kernel command line',
+  `  --cpus N          virtual CPUs, ${vmLimits.minCpus} to ${vmLimits.maxCpus} (default 1)`,
+  `  --memory MiB      guest RAM, ${vmLimits.minMemoryMiB} to ${vmLimits.maxMemoryMiB} MiB (default ${DEFAULT_MEMORY_MIB})`,
+  '  --disk FILE       an existing raw or qcow2 image as the first disk (/dev/vda)',
+  '  --disk-size SIZE  a new empty qcow2 disk of SIZE (10G, 512M…) in the VM folder',
+  '  --json            print the new VM as JSON: {"id", "name", "folder"}',
+  '  --help            show this help',
+  '',
+  'The VM gets NAT networking and a 1024×768 display; change them in the app.',
+  '',
+  'Exit status:',
+  '  0  created',
+  '  1  failed (e.g. the new disk could not be made)',
+  '  2  bad arguments: a missing file, a value out of range, an invalid name',
+].join('\n');
+
+function parseCount(option: string, value: string | undefined, min: number, max: number) {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) {
+    throw new UsageError(
+      `--${option} must be a whole number from ${min} to ${max}, not "${value}"`,
+    );
+  }
+  return number;
+}
+
+/** The file as an absolute path; UsageError when it is not a readable regular file. */
+async function existingFile(option: string, file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  if (file === '') throw new UsageError(`--${option} needs a file path`);
+  const absolute = path.resolve(file);
+  let isFile: boolean;
+  try {
+    isFile = (await stat(absolute)).isFile();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new UsageError(`${option} file not found: ${file}`);
+    }
+    throw new UsageError(`cannot read ${option} file ${file}: ${(error as Error).message}`);
+  }
+  if (!isFile) throw new UsageError(`${option} ${file} is not a regular file`);
+  return absolute;
+}
+
+const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]); // "QFI\xfb"
+
+/** qcow2 by its magic, raw otherwise (a bad qcow2 is reported when the VM starts). */
+async function detectDiskFormat(file: string): Promise<VmDisk['format']> {
+  const handle = await open(file, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(magic, 0, 4, 0);
+    return bytesRead === 4 && magic.equals(QCOW2_MAGIC) ? 'qcow2' : 'raw';
+  } finally {
+    await handle.close();
+  }
+}
+
+export const createCommand: Command = {
+  name: 'create',
+  summary: 'Create a VM in the library from a kernel (and a disk)',
+  usage: USAGE,
+
+  async run(args, context) {
+    const { values, positionals } = parseVmArgs(args, {
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      append: { type: 'string' },
+      cpus: { type: 'string' },
+      memory: { type: 'string' },
+      disk: { type: 'string' },
+      'disk-size': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    });
+    if (values.help) {
+      context.stdout(this.usage);
+      return ExitCode.ok;
+    }
+    const [name = ''] = requirePositionals(positionals, ['NAME']);
+    if (values.kernel === undefined) throw new UsageError('--kernel FILE is required');
+    if (values.disk !== undefined && values['disk-size'] !== undefined) {
+      throw new UsageError('give --disk FILE or --disk-size SIZE, not both');
+    }
+    const cpus = parseCount('cpus', values.cpus, vmLimits.minCpus, vmLimits.maxCpus);
+    const memoryMiB = parseCount(
+      'memory',
+      values.memory,
+      vmLimits.minMemoryMiB,
+      vmLimits.maxMemoryMiB,
+    );
+    let newDiskBytes: number | undefined;
+    if (values['disk-size'] !== undefined) {
+      newDiskBytes = parseImageSize(values['disk-size']);
+      if (newDiskBytes === undefined || newDiskBytes < 1024 * 1024) {
+        throw new UsageError(
+          `--disk-size must be a size like 10G or 512M (at least 1M), not "${values['disk-size']}"`,
+        );
+      }
+    }
+    const kernel = (await existingFile('kernel', values.kernel)) ?? '';
+    const initrd = await existingFile('initrd', values.initrd);
+    const diskFile = await existingFile('disk', values.disk);
+    const disks: VmDisk[] = diskFile
+      ? [{ file: diskFile, format: await detectDiskFormat(diskFile) }]
+      : [];
+
+    const services = await vmServices(context, {
+      createDiskImage: (file, options) => loadNativeAddon().imageCreate(file, options),
+    });
+    const spec: CreateVmSpec = {
+      name,
+      boot: {
+        kind: 'kernel',
+        kernel,
+        ...(initrd !== undefined ? { initrd } : {}),
+        cmdline: values.append ?? '',
+      },
+      hardware: {
+        ...(cpus !== undefined ? { cpus } : {}),
+        ...(memoryMiB !== undefined ? { memoryMiB } : {}),
+        ...(disks.length > 0 ? { disks } : {}),
+      },
+      ...(newDiskBytes !== undefined ? { newDisk: { sizeBytes: newDiskBytes } } : {}),
+    };
+    let vm;
+    try {
+      vm = await services.library.create(spec);
+    } catch (error) {
+      if (error instanceof LibraryError && error.code === 'invalid-request') {
+        throw new UsageError(error.message.replace(/^The new VM is not valid:\n/, ''));
+      }
+      throw error;
+    }
+    if (values.json) {
+      context.stdout(
+        JSON.stringify({ id: vm.id, name: vm.config.name, folder: vm.folder }, null, 2),
+      );
+    } else {
+      const hardware = vm.config.hardware;
+      const disk =
+        newDiskBytes !== undefined
+          ? `, a new ${formatBytes(newDiskBytes)} disk`
+          : diskFile
+            ? `, disk ${diskFile}`
+            : '';
+      context.stdout(`Created "${vm.config.name}" (${vm.id}) in ${vm.folder}`);
+      context.stdout(
+        `  ${hardware.cpus} vCPU, ${hardware.memoryMiB} MiB${disk}; start it with \`nestbox start ${JSON.stringify(vm.config.name)}\``,
+      );
+    }
+    return ExitCode.ok;
+  },
+};

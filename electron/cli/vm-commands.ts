@@ -1,0 +1,148 @@
+/**
+ * What the VM commands (create, list, start, stop, pause, resume, reset, console, screenshot,
+ * delete) share: argument parsing with a NAME, the library and VM hosts for this environment,
+ * finding a VM by name or id, and reaching its running host.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { LibraryVm } from '../services/library/vm-library.ts';
+import type { VmHostClient } from '../services/vm-host/vm-host-client.ts';
+import { VmHostError } from '../services/vm-host/vm-host-client.ts';
+import {
+  VmLookupError,
+  findVm,
+  openVmServices,
+  type VmServices,
+  type VmServicesOptions,
+} from '../services/vm-host/vm-services.ts';
+import { ExitCode, UsageError, type CliContext, type Command } from './command.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** `util.parseArgs` with positionals; its errors become UsageError (exit status 2). */
+export function parseVmArgs<O extends Options>(args: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+  } catch (error) {
+    if (error instanceof TypeError && 'code' in error) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Exactly `names.length` positionals, named in the error when some are missing. */
+export function requirePositionals(positionals: readonly string[], names: readonly string[]) {
+  if (positionals.length < names.length) {
+    throw new UsageError(`${names.slice(positionals.length).join(' and ')} required`);
+  }
+  if (positionals.length > names.length) {
+    throw new UsageError(`unexpected argument "${positionals[names.length]}"`);
+  }
+  return positionals;
+}
+
+/** The library and hosts, for the CLI's environment (NESTBOX_HOME, XDG_RUNTIME_DIR…). */
+export function vmServices(
+  context: CliContext,
+  options: Omit<VmServicesOptions, 'env'> = {},
+): Promise<VmServices> {
+  return openVmServices({ env: context.env, ...options });
+}
+
+/** The VM `nameOrId` names; an Error (exit status 1) saying why when there is none. */
+export async function lookupVm(services: VmServices, nameOrId: string): Promise<LibraryVm> {
+  const listing = await services.library.list();
+  try {
+    return findVm(listing, nameOrId);
+  } catch (error) {
+    if (error instanceof VmLookupError && error.code === 'broken') {
+      throw new Error(`"${nameOrId}" cannot be used: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** A client of the VM's running host; an Error saying the VM is not running otherwise. */
+export async function connectToVm(services: VmServices, vm: LibraryVm): Promise<VmHostClient> {
+  try {
+    return await services.registry.connect(vm);
+  } catch (error) {
+    if (error instanceof VmHostError && error.code === 'not-running') {
+      const status = await services.registry.status(vm);
+      const why = status.state === 'crashed' && status.detail ? ` (${status.detail})` : '';
+      throw new Error(`"${vm.config.name}" is not running${why}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export const VM_EXIT_STATUS = [
+  'Exit status:',
+  '  0  done',
+  '  1  failed: no such VM, the VM is not running, or its VM host refused (the',
+  '     message says why)',
+  '  2  bad arguments',
+].join('\n');
+
+export const NAME_HELP =
+  "NAME is the VM's name or its id (or 4+ leading characters of the id); `nestbox list` shows both.";
+
+/**
+ * A command that asks a running VM's host one thing: `nestbox pause|resume|reset NAME`.
+ * `act` returns the line to print.
+ */
+export function hostActionCommand(spec: {
+  name: string;
+  summary: string;
+  description: string;
+  act: (client: VmHostClient, vm: LibraryVm) => Promise<string>;
+}): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: [
+      `Usage: nestbox ${spec.name} NAME [--json]`,
+      '',
+      spec.description,
+      NAME_HELP,
+      '',
+      'Options:',
+      '  --json   print the result as JSON: {"id", "name", "state"}',
+      '  --help   show this help',
+      '',
+      VM_EXIT_STATUS,
+    ].join('\n'),
+
+    async run(args, context) {
+      const { values, positionals } = parseVmArgs(args, {
+        json: { type: 'boolean' },
+        help: { type: 'boolean' },
+      });
+      if (values.help) {
+        context.stdout(this.usage);
+        return ExitCode.ok;
+      }
+      const [name] = requirePositionals(positionals, ['NAME']);
+      const services = await vmServices(context);
+      const vm = await lookupVm(services, name ?? '');
+      const client = await connectToVm(services, vm);
+      try {
+        const line = await spec.act(client, vm);
+        if (values.json) {
+          const status = await client.call('status');
+          context.stdout(
+            JSON.stringify({ id: vm.id, name: vm.config.name, state: status.state }, null, 2),
+          );
+        } else {
+          context.stdout(line);
+        }
+      } catch (error) {
+        if (error instanceof VmHostError) {
+          throw new Error(`${spec.name} "${vm.config.name}": ${error.message}`, { cause: error });
+        }
+        throw error;
+      } finally {
+        await client.close();
+      }
+      return ExitCode.ok;
+    },
+  };
+}
