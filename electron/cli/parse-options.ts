@@ -4,9 +4,18 @@ import { UsageError } from './command.ts';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
-export function parseOptions<O extends OptionsConfig>(args: readonly string[], options: O) {
+export function parseOptions<O extends OptionsConfig, P extends boolean = false>(
+  args: readonly string[],
+  options: O,
+  { allowPositionals }: { allowPositionals?: P } = {},
+) {
   try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
+    return parseArgs({
+      args: [...args],
+      options,
+      strict: true,
+      allowPositionals: (allowPositionals ?? false) as P,
+    });
   } catch (error) {
     if (error instanceof TypeError && 'code' in error) {
       throw new UsageError(error.message);

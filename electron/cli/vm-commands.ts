@@ -3,7 +3,7 @@
  * delete) share: argument parsing with a NAME, the library and VM hosts for this environment,
  * finding a VM by name or id, and reaching its running host.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import type { LibraryVm } from '../services/library/vm-library.ts';
 import type { VmHostClient } from '../services/vm-host/vm-host-client.ts';
 import { VmHostError } from '../services/vm-host/vm-host-client.ts';
@@ -15,28 +15,34 @@ import {
   type VmServicesOptions,
 } from '../services/vm-host/vm-services.ts';
 import { ExitCode, UsageError, type CliContext, type Command } from './command.ts';
+import { parseOptions } from './parse-options.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** `util.parseArgs` with positionals; its errors become UsageError (exit status 2). */
-export function parseVmArgs<O extends Options>(args: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
-  } catch (error) {
-    if (error instanceof TypeError && 'code' in error) throw new UsageError(error.message);
-    throw error;
+/**
+ * A VM command's arguments: `options` (which must include `--help`) and exactly the
+ * positionals `names`. Parse errors and wrong positionals become UsageError (exit status 2).
+ * Returns null when `--help` was given, after printing `usage`.
+ */
+export function parseVmCommand<O extends Options & { help: { type: 'boolean' } }>(
+  usage: string,
+  args: readonly string[],
+  context: CliContext,
+  names: readonly string[],
+  options: O,
+) {
+  const { values, positionals } = parseOptions(args, options, { allowPositionals: true });
+  if ((values as { help?: boolean }).help) {
+    context.stdout(usage);
+    return null;
   }
-}
-
-/** Exactly `names.length` positionals, named in the error when some are missing. */
-export function requirePositionals(positionals: readonly string[], names: readonly string[]) {
   if (positionals.length < names.length) {
     throw new UsageError(`${names.slice(positionals.length).join(' and ')} required`);
   }
   if (positionals.length > names.length) {
     throw new UsageError(`unexpected argument "${positionals[names.length]}"`);
   }
-  return positionals;
+  return { values, positionals };
 }
 
 /** The library and hosts, for the CLI's environment (NESTBOX_HOME, XDG_RUNTIME_DIR…). */
@@ -112,15 +118,15 @@ export function hostActionCommand(spec: {
     ].join('\n'),
 
     async run(args, context) {
-      const { values, positionals } = parseVmArgs(args, {
+      const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
         json: { type: 'boolean' },
         help: { type: 'boolean' },
       });
-      if (values.help) {
-        context.stdout(this.usage);
-        return ExitCode.ok;
-      }
-      const [name] = requirePositionals(positionals, ['NAME']);
+      if (!parsed) return ExitCode.ok;
+      const {
+        values,
+        positionals: [name],
+      } = parsed;
       const services = await vmServices(context);
       const vm = await lookupVm(services, name ?? '');
       const client = await connectToVm(services, vm);

@@ -7,14 +7,7 @@ import type { LibraryVm } from '../../services/library/vm-library.ts';
 import type { LastExit } from '../../services/vm-host/protocol.ts';
 import { VmHostError, type VmHostClient } from '../../services/vm-host/vm-host-client.ts';
 import { ExitCode, UsageError, type CliContext, type Command } from '../command.ts';
-import {
-  NAME_HELP,
-  connectToVm,
-  lookupVm,
-  parseVmArgs,
-  requirePositionals,
-  vmServices,
-} from '../vm-commands.ts';
+import { NAME_HELP, connectToVm, lookupVm, parseVmCommand, vmServices } from '../vm-commands.ts';
 import { EscapeFilter } from './run.ts';
 
 const DEFAULT_LINGER_SECONDS = 1;
@@ -189,15 +182,15 @@ export const consoleCommand: Command = {
   usage: USAGE,
 
   async run(args, context) {
-    const { values, positionals } = parseVmArgs(args, {
+    const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       linger: { type: 'string' },
       help: { type: 'boolean' },
     });
-    if (values.help) {
-      context.stdout(this.usage);
-      return ExitCode.ok;
-    }
-    const [name = ''] = requirePositionals(positionals, ['NAME']);
+    if (!parsed) return ExitCode.ok;
+    const {
+      values,
+      positionals: [name = ''],
+    } = parsed;
     const lingerSeconds = parseLinger(values.linger);
     const services = await vmServices(context);
     const vm = await lookupVm(services, name);

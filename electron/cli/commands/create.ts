@@ -7,7 +7,7 @@ import { DEFAULT_MEMORY_MIB, type CreateVmSpec } from '../../services/library/vm
 import { formatBytes, parseImageSize } from '../../services/native/disk-image.ts';
 import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import { ExitCode, UsageError, type Command } from '../command.ts';
-import { parseVmArgs, requirePositionals, vmServices } from '../vm-commands.ts';
+import { parseVmCommand, vmServices } from '../vm-commands.ts';
 
 const USAGE = [
   'Usage: nestbox create NAME --kernel FILE [--initrd FILE] [--append STR] [--cpus N]',
@@ -86,7 +86,7 @@ export const createCommand: Command = {
   usage: USAGE,
 
   async run(args, context) {
-    const { values, positionals } = parseVmArgs(args, {
+    const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       kernel: { type: 'string' },
       initrd: { type: 'string' },
       append: { type: 'string' },
@@ -97,11 +97,11 @@ export const createCommand: Command = {
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     });
-    if (values.help) {
-      context.stdout(this.usage);
-      return ExitCode.ok;
-    }
-    const [name = ''] = requirePositionals(positionals, ['NAME']);
+    if (!parsed) return ExitCode.ok;
+    const {
+      values,
+      positionals: [name = ''],
+    } = parsed;
     if (values.kernel === undefined) throw new UsageError('--kernel FILE is required');
     if (values.disk !== undefined && values['disk-size'] !== undefined) {
       throw new UsageError('give --disk FILE or --disk-size SIZE, not both');

@@ -3,7 +3,7 @@ import { LibraryError } from '../../services/library/library-error.ts';
 import type { DeleteOutcome, VmTarget } from '../../services/library/vm-library.ts';
 import { VmLookupError, findVm } from '../../services/vm-host/vm-services.ts';
 import { ExitCode, type Command } from '../command.ts';
-import { NAME_HELP, parseVmArgs, requirePositionals, vmServices } from '../vm-commands.ts';
+import { NAME_HELP, parseVmCommand, vmServices } from '../vm-commands.ts';
 
 function describe(outcome: DeleteOutcome): string {
   switch (outcome.method) {
@@ -40,16 +40,16 @@ export const deleteCommand: Command = {
   ].join('\n'),
 
   async run(args, context) {
-    const { values, positionals } = parseVmArgs(args, {
+    const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       permanently: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     });
-    if (values.help) {
-      context.stdout(this.usage);
-      return ExitCode.ok;
-    }
-    const [name = ''] = requirePositionals(positionals, ['NAME']);
+    if (!parsed) return ExitCode.ok;
+    const {
+      values,
+      positionals: [name = ''],
+    } = parsed;
     const services = await vmServices(context);
     const listing = await services.library.list();
     let target: VmTarget;

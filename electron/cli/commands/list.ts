@@ -2,7 +2,7 @@
 import type { LastExit } from '../../services/vm-host/protocol.ts';
 import type { VmRunState } from '../../services/vm-host/vm-host-registry.ts';
 import { ExitCode, type Command } from '../command.ts';
-import { parseVmArgs, requirePositionals, vmServices } from '../vm-commands.ts';
+import { parseVmCommand, vmServices } from '../vm-commands.ts';
 
 const USAGE = [
   'Usage: nestbox list [--json]',
@@ -58,15 +58,12 @@ export const listCommand: Command = {
   usage: USAGE,
 
   async run(args, context) {
-    const { values, positionals } = parseVmArgs(args, {
+    const parsed = parseVmCommand(this.usage, args, context, [], {
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     });
-    if (values.help) {
-      context.stdout(this.usage);
-      return ExitCode.ok;
-    }
-    requirePositionals(positionals, []);
+    if (!parsed) return ExitCode.ok;
+    const { values } = parsed;
     const services = await vmServices(context);
     const listing = await services.library.list();
     const vms: ListedVm[] = [];

@@ -8,8 +8,7 @@ import {
   VM_EXIT_STATUS,
   connectToVm,
   lookupVm,
-  parseVmArgs,
-  requirePositionals,
+  parseVmCommand,
   vmServices,
 } from '../vm-commands.ts';
 
@@ -38,15 +37,15 @@ export const screenshotCommand: Command = {
   ].join('\n'),
 
   async run(args, context) {
-    const { values, positionals } = parseVmArgs(args, {
+    const parsed = parseVmCommand(this.usage, args, context, ['NAME', 'FILE'], {
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     });
-    if (values.help) {
-      context.stdout(this.usage);
-      return ExitCode.ok;
-    }
-    const [name = '', file = ''] = requirePositionals(positionals, ['NAME', 'FILE']);
+    if (!parsed) return ExitCode.ok;
+    const {
+      values,
+      positionals: [name = '', file = ''],
+    } = parsed;
     const services = await vmServices(context);
     const vm = await lookupVm(services, name);
     const client = await connectToVm(services, vm);

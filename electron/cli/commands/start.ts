@@ -2,13 +2,7 @@
 import { vmLogPath } from '../../services/vm-host/runtime-files.ts';
 import { VmStartError } from '../../services/vm-host/vm-host-registry.ts';
 import { ExitCode, type Command } from '../command.ts';
-import {
-  NAME_HELP,
-  lookupVm,
-  parseVmArgs,
-  requirePositionals,
-  vmServices,
-} from '../vm-commands.ts';
+import { NAME_HELP, lookupVm, parseVmCommand, vmServices } from '../vm-commands.ts';
 
 export const startCommand: Command = {
   name: 'start',
@@ -34,15 +28,15 @@ export const startCommand: Command = {
   ].join('\n'),
 
   async run(args, context) {
-    const { values, positionals } = parseVmArgs(args, {
+    const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     });
-    if (values.help) {
-      context.stdout(this.usage);
-      return ExitCode.ok;
-    }
-    const [name = ''] = requirePositionals(positionals, ['NAME']);
+    if (!parsed) return ExitCode.ok;
+    const {
+      values,
+      positionals: [name = ''],
+    } = parsed;
     const services = await vmServices(context);
     const vm = await lookupVm(services, name);
     let started;

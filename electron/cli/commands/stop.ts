@@ -1,14 +1,7 @@
 /** `nestbox stop NAME [--force]`: asks the guest to shut down (ACPI), or powers the VM off. */
 import type { LastExit } from '../../services/vm-host/protocol.ts';
 import { ExitCode, UsageError, type Command } from '../command.ts';
-import {
-  NAME_HELP,
-  connectToVm,
-  lookupVm,
-  parseVmArgs,
-  requirePositionals,
-  vmServices,
-} from '../vm-commands.ts';
+import { NAME_HELP, connectToVm, lookupVm, parseVmCommand, vmServices } from '../vm-commands.ts';
 
 const DEFAULT_TIMEOUT_SECONDS = 60;
 /** After a hard power off, how long the host may take to clean up and exit. */
@@ -52,17 +45,17 @@ export const stopCommand: Command = {
   usage: USAGE,
 
   async run(args, context) {
-    const { values, positionals } = parseVmArgs(args, {
+    const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       force: { type: 'boolean' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     });
-    if (values.help) {
-      context.stdout(this.usage);
-      return ExitCode.ok;
-    }
-    const [name = ''] = requirePositionals(positionals, ['NAME']);
+    if (!parsed) return ExitCode.ok;
+    const {
+      values,
+      positionals: [name = ''],
+    } = parsed;
     const timeoutSeconds = parseTimeout(values.timeout);
     const services = await vmServices(context);
     const vm = await lookupVm(services, name);
