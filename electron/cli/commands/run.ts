@@ -3,6 +3,11 @@
  * COM1 console on stdin/stdout, like `qemu-system-x86_64 -nographic -kernel`.
  */
 import { statSync } from 'node:fs';
+import {
+  DEFAULT_KVM_DEVICE,
+  KVM_DEVICE_VARIABLE,
+  kvmDevicePath,
+} from '../../services/native/kvm-device.ts';
 import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import { MachineSession, type MachineEnding } from '../../services/native/machine-session.ts';
 import type {
@@ -27,9 +32,6 @@ export const DEFAULT_CPUS = 1;
 export const MIN_MEMORY_MIB = 64;
 export const MAX_MEMORY_MIB = 1024 * 1024;
 export const MAX_CPUS = 64;
-/** Points `nestbox run` at another KVM device node than /dev/kvm. */
-export const KVM_DEVICE_VARIABLE = 'NESTBOX_KVM_DEVICE';
-const DEFAULT_KVM_DEVICE = '/dev/kvm';
 /** How long to wait for a stop the VMM was asked for before giving up on it. */
 const STOP_GRACE_MS = 5_000;
 
@@ -283,12 +285,6 @@ export function exitStatusFor(ending: MachineEnding): ExitCode {
   }
 }
 
-/** The KVM device node: NESTBOX_KVM_DEVICE when set (and not empty), else /dev/kvm. */
-export function kvmDevicePath(env: NodeJS.ProcessEnv): string {
-  const path = env[KVM_DEVICE_VARIABLE];
-  return path !== undefined && path !== '' ? path : DEFAULT_KVM_DEVICE;
-}
-
 /** The addon's config errors name its fields; the user typed options. */
 const OPTION_FOR_FIELD: Record<string, string> = { memoryMiB: '--memory', cpus: '--cpus' };
 
@@ -466,3 +462,5 @@ export const runCommand: Command = {
     return runMachine(session, options, context);
   },
 };
+
+export { KVM_DEVICE_VARIABLE, kvmDevicePath };

@@ -9,6 +9,7 @@
  * HostStartError with a message the user can act on (a corrupt disk image, a missing kernel,
  * no KVM) after being written to the log and last-exit.json.
  */
+import { DEFAULT_KVM_DEVICE, kvmDevicePath } from '../native/kvm-device.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmod, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -65,7 +66,6 @@ export const MAX_CLIENTS = 64;
 const MAX_UNREAD_SERIAL_BYTES = 64 * 1024 * 1024;
 /** How long finishing waits for answers in flight and for clients to read the last event. */
 const FINISH_GRACE_MS = 2000;
-const DEFAULT_KVM_DEVICE = '/dev/kvm';
 
 /** Why a host could not start; `code` is a NativeErrorCode or one of the host's own. */
 export class HostStartError extends Error {
@@ -95,12 +95,6 @@ export interface VmHostOptions {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The KVM device node: NESTBOX_KVM_DEVICE when set (as for `nestbox run`), else /dev/kvm. */
-function kvmDevicePath(env: NodeJS.ProcessEnv): string {
-  const device = env['NESTBOX_KVM_DEVICE'];
-  return device ? path.resolve(device) : DEFAULT_KVM_DEVICE;
 }
 
 /**
@@ -194,7 +188,9 @@ export async function startVmHost(options: VmHostOptions): Promise<VmHost> {
     } catch (error) {
       throw new HostStartError('native-core-unavailable', messageOf(error), { cause: error });
     }
-    const kvmDevice = kvmDevicePath(env);
+    // The host runs in /: a relative path means the starter's directory, which the
+    // registry passes on resolved; resolving again here is harmless.
+    const kvmDevice = path.resolve(kvmDevicePath(env));
     const kvm = addon.probeKvm(kvmDevice);
     if (!kvm.ok) throw new HostStartError('KVM_UNAVAILABLE', kvm.message);
     const machineConfig = toMachineConfig(
