@@ -7,10 +7,13 @@
  * one function per channel; `nestbox serve` exposes each as `POST /api/<channel>`.
  */
 import type { HostInfo } from './host-info.ts';
+import type { VmList } from './vm-list.ts';
 
 export interface RequestMap {
   /** Machine facts and whether /dev/kvm is usable. */
   'host.info': { request: undefined; response: HostInfo };
+  /** Every VM of the library with whether it runs, and the folders that are not usable VMs. */
+  'vms.list': { request: undefined; response: VmList };
 }
 
 export type RequestChannel = keyof RequestMap;
@@ -18,7 +21,10 @@ export type RequestOf<C extends RequestChannel> = RequestMap[C]['request'];
 export type ResponseOf<C extends RequestChannel> = RequestMap[C]['response'];
 
 /** Every channel, for the allow-lists in the preload, main and serve. */
-export const requestChannels = ['host.info'] as const satisfies readonly RequestChannel[];
+export const requestChannels = [
+  'host.info',
+  'vms.list',
+] as const satisfies readonly RequestChannel[];
 
 export function isRequestChannel(name: unknown): name is RequestChannel {
   return typeof name === 'string' && (requestChannels as readonly string[]).includes(name);
@@ -27,6 +33,7 @@ export function isRequestChannel(name: unknown): name is RequestChannel {
 /** What the preload puts on `window.nestbox`: one function per message. */
 export interface PreloadApi {
   hostInfo(): Promise<HostInfo>;
+  listVms(): Promise<VmList>;
 }
 
 /** A failed request as it crosses any transport. */

@@ -18,6 +18,7 @@ function invoke<C extends RequestChannel>(
 
 const api: PreloadApi = {
   hostInfo: () => invoke('host.info'),
+  listVms: () => invoke('vms.list'),
 };
 
 contextBridge.exposeInMainWorld('nestbox', api);

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { requestChannels } from '../common/contract.ts';
 import type { KvmStatus } from '../common/host-info.ts';
 import { RequestError } from './request-error.ts';
+import { sampleConfig, makeTempDir } from './library/test-fixtures.ts';
+import { serializeVmConfig } from './library/vm-config.ts';
 import { createRequestHandlers, dispatchRequest } from './request-handlers.ts';
+import { openVmServices } from './vm-host/vm-services.ts';
 
 const usable: KvmStatus = { ok: true, devicePath: '/dev/kvm', apiVersion: 12 };
 const fakeAddon = { probeKvm: () => usable };
@@ -56,4 +61,31 @@ test('an addon that fails to load gives an actionable error, and is retried next
   assert.deepEqual((await dispatchRequest(handlers, 'host.info', undefined)).kvm, usable);
   await dispatchRequest(handlers, 'host.info', undefined);
   assert.equal(attempts, 2, 'a loaded addon is kept');
+});
+
+test('vms.list lists the library with each VM off, and broken folders with the reason', async (t) => {
+  const { dir, cleanup } = await makeTempDir('handlers');
+  t.after(cleanup);
+  const vms = path.join(dir, 'vms');
+  await mkdir(path.join(vms, 'Alpine'), { recursive: true });
+  await writeFile(path.join(vms, 'Alpine', 'vm.json'), serializeVmConfig(sampleConfig()));
+  await mkdir(path.join(vms, 'Broken'));
+  await writeFile(path.join(vms, 'Broken', 'vm.json'), '{ "schemaVersion": 1,');
+  const env = { NESTBOX_HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'config') };
+  const handlers = createRequestHandlers({
+    appVersion: '0.1.0',
+    loadNativeAddon: () => fakeAddon,
+    openVmServices: () => openVmServices({ env }),
+  });
+
+  const list = await dispatchRequest(handlers, 'vms.list', undefined);
+  assert.equal(list.root, vms);
+  assert.deepEqual(
+    list.vms.map(({ name, state }) => ({ name, state })),
+    [{ name: 'Alpine', state: 'off' }],
+  );
+  assert.equal(list.broken.length, 1);
+  assert.equal(list.broken[0]?.folder, path.join(vms, 'Broken'));
+  assert.match(list.broken[0]?.message ?? '', /vm\.json/);
+  await assert.rejects(dispatchRequest(handlers, 'vms.list', { all: true }), RequestError);
 });

@@ -7,6 +7,7 @@
 import type { RequestChannel, RequestOf, ResponseOf } from '../common/contract.ts';
 import { getHostInfo, type KvmProber } from './host-info.ts';
 import { RequestError } from './request-error.ts';
+import { listVms, openVmServices, type VmServices } from './vm-host/vm-services.ts';
 
 export interface ServiceDependencies {
   appVersion: string;
@@ -15,6 +16,8 @@ export interface ServiceDependencies {
    * becomes a clear error on the request that needs it rather than an app that never opens.
    */
   loadNativeAddon: () => KvmProber;
+  /** The VM library and hosts; default: as this process's environment places them. */
+  openVmServices?: () => Promise<VmServices>;
 }
 
 interface ChannelHandler<C extends RequestChannel> {
@@ -64,6 +67,11 @@ export function createRequestHandlers(deps: ServiceDependencies): RequestHandler
     'host.info': {
       parseRequest: parseEmptyRequest,
       handle: async () => getHostInfo(addon(), { appVersion: deps.appVersion }),
+    },
+    'vms.list': {
+      parseRequest: parseEmptyRequest,
+      // Opened per request: the library root follows the vmFolder setting as it is now.
+      handle: async () => listVms(await (deps.openVmServices ?? (() => openVmServices()))()),
     },
   };
 }

@@ -1,6 +1,6 @@
 /** `nestbox list`: every VM in the library with its state. */
-import type { LastExit } from '../../services/vm-host/protocol.ts';
-import type { VmRunState } from '../../services/vm-host/vm-host-registry.ts';
+import type { VmSummary } from '../../common/vm-list.ts';
+import { listVms } from '../../services/vm-host/vm-services.ts';
 import { ExitCode, type Command } from '../command.ts';
 import { parseVmCommand, vmServices } from '../vm-commands.ts';
 
@@ -23,17 +23,7 @@ const USAGE = [
   'Exit status: 0 listed (broken VMs included), 1 the library cannot be read, 2 bad arguments.',
 ].join('\n');
 
-export interface ListedVm {
-  name: string;
-  id: string;
-  folder: string;
-  state: VmRunState;
-  pid?: number;
-  detail?: string;
-  lastExit?: LastExit;
-}
-
-function stateText(vm: ListedVm): string {
+function stateText(vm: VmSummary): string {
   if (vm.state === 'off' && vm.lastExit?.state === 'start-failed') return 'off (start failed)';
   return vm.state;
 }
@@ -64,53 +54,17 @@ export const listCommand: Command = {
     });
     if (!parsed) return ExitCode.ok;
     const { values } = parsed;
-    const services = await vmServices(context);
-    const listing = await services.library.list();
-    const vms: ListedVm[] = [];
-    const broken: { folder: string; code: string; message: string }[] = [];
-    await Promise.all(
-      listing.entries.map(async (entry, index) => {
-        if (entry.status === 'broken') {
-          broken[index] = {
-            folder: entry.folder,
-            code: entry.problem.code,
-            message: entry.problem.message,
-          };
-          return;
-        }
-        const status = await services.registry.status(entry);
-        vms[index] = {
-          name: entry.config.name,
-          id: entry.id,
-          folder: entry.folder,
-          state: status.state,
-          ...(status.pid !== undefined ? { pid: status.pid } : {}),
-          ...(status.detail !== undefined ? { detail: status.detail } : {}),
-          ...(status.lastExit !== undefined ? { lastExit: status.lastExit } : {}),
-        };
-      }),
-    );
-    const listed = vms.filter(Boolean);
-    const brokenListed = broken.filter(Boolean);
+    const list = await listVms(await vmServices(context));
+    const listed = list.vms;
+    const brokenListed = list.broken;
 
     if (values.json) {
-      context.stdout(
-        JSON.stringify(
-          {
-            root: listing.root,
-            vms: listed,
-            broken: brokenListed,
-            ...(listing.registryProblem ? { registryProblem: listing.registryProblem } : {}),
-          },
-          null,
-          2,
-        ),
-      );
+      context.stdout(JSON.stringify(list, null, 2));
       return ExitCode.ok;
     }
 
     if (listed.length === 0 && brokenListed.length === 0) {
-      context.stdout(`No VMs in ${listing.root}. Make one with \`nestbox create\`.`);
+      context.stdout(`No VMs in ${list.root}. Make one with \`nestbox create\`.`);
     }
     if (listed.length > 0) {
       for (const line of table([
@@ -135,7 +89,7 @@ export const listCommand: Command = {
         for (const line of entry.message.split('\n')) context.stdout(`    ${line}`);
       }
     }
-    if (listing.registryProblem) context.stderr(`nestbox list: ${listing.registryProblem}`);
+    if (list.registryProblem) context.stderr(`nestbox list: ${list.registryProblem}`);
     return ExitCode.ok;
   },
 };

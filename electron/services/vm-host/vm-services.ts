@@ -15,6 +15,7 @@ import {
 } from '../library/vm-library.ts';
 import { settingsFilePath } from '../settings/settings-store.ts';
 import { readSettings } from '../settings/settings.ts';
+import type { BrokenVmSummary, VmList, VmSummary } from '../../common/vm-list.ts';
 import type { HostLauncher } from './host-launcher.ts';
 import { VmHostRegistry } from './vm-host-registry.ts';
 
@@ -122,4 +123,40 @@ export function findVm(listing: LibraryListing, nameOrId: string): LibraryVm {
     'not-found',
     `there is no VM named "${wanted}" in ${listing.root} (\`nestbox list\` shows them)`,
   );
+}
+
+/** Every VM of the library with whether it runs, and the folders that are not usable VMs. */
+export async function listVms(services: VmServices): Promise<VmList> {
+  const listing = await services.library.list();
+  const vms: VmSummary[] = [];
+  const broken: BrokenVmSummary[] = [];
+  // Indexed, so the order is the library's whatever order the probes answer in.
+  await Promise.all(
+    listing.entries.map(async (entry, index) => {
+      if (entry.status === 'broken') {
+        broken[index] = {
+          folder: entry.folder,
+          code: entry.problem.code,
+          message: entry.problem.message,
+        };
+        return;
+      }
+      const status = await services.registry.status(entry);
+      vms[index] = {
+        name: entry.config.name,
+        id: entry.id,
+        folder: entry.folder,
+        state: status.state,
+        ...(status.pid !== undefined ? { pid: status.pid } : {}),
+        ...(status.detail !== undefined ? { detail: status.detail } : {}),
+        ...(status.lastExit !== undefined ? { lastExit: status.lastExit } : {}),
+      };
+    }),
+  );
+  return {
+    root: listing.root,
+    vms: vms.filter(Boolean),
+    broken: broken.filter(Boolean),
+    ...(listing.registryProblem ? { registryProblem: listing.registryProblem } : {}),
+  };
 }

@@ -11,3 +11,4 @@ export type {
   WireError,
 } from '../../../electron/common/contract.ts';
 export type { HostInfo, KvmProblem, KvmStatus } from '../../../electron/common/host-info.ts';
+export type { VmList, VmRunState, VmSummary } from '../../../electron/common/vm-list.ts';

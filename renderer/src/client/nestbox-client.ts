@@ -16,11 +16,14 @@ export interface NestboxClient {
   readonly transport: Transport['kind'];
   /** Machine facts and whether /dev/kvm is usable (`host.info`). */
   hostInfo(): Promise<ResponseOf<'host.info'>>;
+  /** The VM library with each VM's state (`vms.list`). */
+  listVms(): Promise<ResponseOf<'vms.list'>>;
 }
 
 export function createNestboxClient(transport: Transport): NestboxClient {
   return {
     transport: transport.kind,
     hostInfo: () => transport.request('host.info', undefined),
+    listVms: () => transport.request('vms.list', undefined),
   };
 }

@@ -11,7 +11,10 @@ describe('preload transport (Electron)', () => {
   it('uses window.nestbox when the preload provides it, and never fetches', async () => {
     const fetchMock = vi.fn<typeof fetch>();
     vi.stubGlobal('fetch', fetchMock);
-    const api: PreloadApi = { hostInfo: vi.fn(async () => hostInfo({ hostname: 'desk' })) };
+    const api: PreloadApi = {
+      hostInfo: vi.fn(async () => hostInfo({ hostname: 'desk' })),
+      listVms: vi.fn(async () => ({ root: '/vms', vms: [], broken: [] })),
+    };
     window.nestbox = api;
 
     const client = createClient();
@@ -24,6 +27,7 @@ describe('preload transport (Electron)', () => {
 
   it("shows the service's message without Electron's IPC wrapping", async () => {
     window.nestbox = {
+      listVms: async () => ({ root: '/vms', vms: [], broken: [] }),
       hostInfo: async () => {
         throw new Error(
           "Error invoking remote method 'host.info': Error: Could not read /proc/meminfo",

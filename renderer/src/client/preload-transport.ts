@@ -7,6 +7,7 @@ const preloadCalls: {
   [C in RequestChannel]: (api: PreloadApi, request: RequestOf<C>) => Promise<ResponseOf<C>>;
 } = {
   'host.info': (api) => api.hostInfo(),
+  'vms.list': (api) => api.listVms(),
 };
 
 // ipcRenderer.invoke wraps every rejection as "Error invoking remote method 'x': Error: …".

@@ -17,6 +17,14 @@ export function hostInfo(overrides: Partial<HostInfo> = {}): HostInfo {
 
 /** A client whose hostInfo() is a mock the test scripts. */
 export function fakeClient(hostInfoImpl: () => Promise<HostInfo> = async () => hostInfo()) {
-  const client = { transport: 'preload' as const, hostInfo: vi.fn(hostInfoImpl) };
+  const client = {
+    transport: 'preload' as const,
+    hostInfo: vi.fn(hostInfoImpl),
+    listVms: vi.fn(async () => ({
+      root: '/home/user/.local/share/nestbox/vms',
+      vms: [],
+      broken: [],
+    })),
+  };
   return client satisfies NestboxClient;
 }
