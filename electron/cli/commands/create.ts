@@ -1,5 +1,5 @@
 /** `nestbox create NAME --kernel FILE …`: a new VM in the library. */
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { LibraryError } from '../../services/library/library-error.ts';
 import { vmLimits, type VmDisk } from '../../services/library/vm-config.ts';
@@ -7,6 +7,7 @@ import { DEFAULT_MEMORY_MIB, type CreateVmSpec } from '../../services/library/vm
 import { formatBytes, parseImageSize } from '../../services/native/disk-image.ts';
 import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import { ExitCode, UsageError, type Command } from '../command.ts';
+import { parseCount, requireFile } from '../parse-options.ts';
 import { parseVmCommand, vmServices } from '../vm-commands.ts';
 
 const USAGE = [
@@ -35,36 +36,6 @@ const USAGE = [
   '  1  failed (e.g. the new disk could not be made)',
   '  2  bad arguments: a missing file, a value out of range, an invalid name',
 ].join('\n');
-
-function parseCount(option: string, value: string | undefined, min: number, max: number) {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!/^\d+$/.test(value) || number < min || number > max) {
-    throw new UsageError(
-      `--${option} must be a whole number from ${min} to ${max}, not "${value}"`,
-    );
-  }
-  return number;
-}
-
-/** The file as an absolute path; UsageError when it is not a readable regular file. */
-async function existingFile(option: string, file: string | undefined): Promise<string | undefined> {
-  if (file === undefined) return undefined;
-  if (file === '') throw new UsageError(`--${option} needs a file path`);
-  const absolute = path.resolve(file);
-  let isFile: boolean;
-  try {
-    isFile = (await stat(absolute)).isFile();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new UsageError(`${option} file not found: ${file}`);
-    }
-    throw new UsageError(`cannot read ${option} file ${file}: ${(error as Error).message}`);
-  }
-  if (!isFile) throw new UsageError(`${option} ${file} is not a regular file`);
-  return absolute;
-}
 
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]); // "QFI\xfb"
 
@@ -95,7 +66,6 @@ export const createCommand: Command = {
       disk: { type: 'string' },
       'disk-size': { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const {
@@ -122,9 +92,12 @@ export const createCommand: Command = {
         );
       }
     }
-    const kernel = (await existingFile('kernel', values.kernel)) ?? '';
-    const initrd = await existingFile('initrd', values.initrd);
-    const diskFile = await existingFile('disk', values.disk);
+    // Absolute: vm.json resolves relative paths against the VM folder.
+    const absolute = (file: string | undefined) =>
+      file === undefined ? undefined : path.resolve(file);
+    const kernel = absolute(requireFile('kernel', values.kernel)) ?? '';
+    const initrd = absolute(requireFile('initrd', values.initrd));
+    const diskFile = absolute(requireFile('disk', values.disk));
     const disks: VmDisk[] = diskFile
       ? [{ file: diskFile, format: await detectDiskFormat(diskFile) }]
       : [];

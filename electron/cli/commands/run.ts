@@ -2,12 +2,12 @@
  * `nestbox run`: boots one kernel headless in this process, with the guest's
  * COM1 console on stdin/stdout, like `qemu-system-x86_64 -nographic -kernel`.
  */
-import { statSync } from 'node:fs';
 import {
   DEFAULT_KVM_DEVICE,
   KVM_DEVICE_VARIABLE,
   kvmDevicePath,
 } from '../../services/native/kvm-device.ts';
+import { vmLimits } from '../../services/library/vm-config.ts';
 import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import { MachineSession, type MachineEnding } from '../../services/native/machine-session.ts';
 import type {
@@ -21,7 +21,7 @@ import type {
   VcpuRegisters,
 } from '../../services/native/native-addon.ts';
 import { ExitCode, UsageError, type CliContext, type Command } from '../command.ts';
-import { parseOptions } from '../parse-options.ts';
+import { parseCount, parseOptions, requireFile } from '../parse-options.ts';
 
 export const DEFAULT_MEMORY_MIB = 256;
 export const DEFAULT_CPUS = 1;
@@ -29,9 +29,9 @@ export const DEFAULT_CPUS = 1;
  * The machine's own limits (native/src/machine/machine_config.h), checked here
  * so the message names the option; the addon still checks the host's KVM limit.
  */
-export const MIN_MEMORY_MIB = 64;
-export const MAX_MEMORY_MIB = 1024 * 1024;
-export const MAX_CPUS = 64;
+export const MIN_MEMORY_MIB = vmLimits.minMemoryMiB;
+export const MAX_MEMORY_MIB = vmLimits.maxMemoryMiB;
+export const MAX_CPUS = vmLimits.maxCpus;
 /** How long to wait for a stop the VMM was asked for before giving up on it. */
 const STOP_GRACE_MS = 5_000;
 
@@ -98,34 +98,6 @@ const USAGE = [
   '  124  --timeout ran out',
   '  130, 143  stopped by SIGINT, SIGTERM',
 ].join('\n');
-
-function parseCount(option: string, value: string | undefined, min: number, max: number) {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!/^\d+$/.test(value) || number < min || number > max) {
-    throw new UsageError(
-      `--${option} must be a whole number from ${min} to ${max}, not "${value}"`,
-    );
-  }
-  return number;
-}
-
-function requireFile(option: string, path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  if (path === '') throw new UsageError(`--${option} needs a file path`);
-  let isFile: boolean;
-  try {
-    isFile = statSync(path).isFile();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new UsageError(`${option} file not found: ${path}`);
-    }
-    throw new UsageError(`cannot read ${option} file ${path}: ${(error as Error).message}`);
-  }
-  if (!isFile) throw new UsageError(`${option} ${path} is not a regular file`);
-  return path;
-}
 
 /** Validates the command line; throws UsageError (exit status 2) with a one-line reason. */
 export function parseRunOptions(args: readonly string[]): RunOptions | 'help' {
