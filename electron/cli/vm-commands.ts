@@ -20,18 +20,22 @@ import { parseOptions } from './parse-options.ts';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /**
- * A VM command's arguments: `options` (which must include `--help`) and exactly the
+ * A VM command's arguments: `options`, `--help`, and exactly the
  * positionals `names`. Parse errors and wrong positionals become UsageError (exit status 2).
  * Returns null when `--help` was given, after printing `usage`.
  */
-export function parseVmCommand<O extends Options & { help: { type: 'boolean' } }>(
+export function parseVmCommand<O extends Options>(
   usage: string,
   args: readonly string[],
   context: CliContext,
   names: readonly string[],
   options: O,
 ) {
-  const { values, positionals } = parseOptions(args, options, { allowPositionals: true });
+  const { values, positionals } = parseOptions(
+    args,
+    { ...options, help: { type: 'boolean' } } as const,
+    { allowPositionals: true },
+  );
   if ((values as { help?: boolean }).help) {
     context.stdout(usage);
     return null;
@@ -120,7 +124,6 @@ export function hostActionCommand(spec: {
     async run(args, context) {
       const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
         json: { type: 'boolean' },
-        help: { type: 'boolean' },
       });
       if (!parsed) return ExitCode.ok;
       const {

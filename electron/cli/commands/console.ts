@@ -184,7 +184,6 @@ export const consoleCommand: Command = {
   async run(args, context) {
     const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       linger: { type: 'string' },
-      help: { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const {

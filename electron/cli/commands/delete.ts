@@ -43,7 +43,6 @@ export const deleteCommand: Command = {
     const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       permanently: { type: 'boolean' },
       json: { type: 'boolean' },
-      help: { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const {

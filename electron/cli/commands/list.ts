@@ -50,7 +50,6 @@ export const listCommand: Command = {
   async run(args, context) {
     const parsed = parseVmCommand(this.usage, args, context, [], {
       json: { type: 'boolean' },
-      help: { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const { values } = parsed;

@@ -39,7 +39,6 @@ export const screenshotCommand: Command = {
   async run(args, context) {
     const parsed = parseVmCommand(this.usage, args, context, ['NAME', 'FILE'], {
       json: { type: 'boolean' },
-      help: { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const {

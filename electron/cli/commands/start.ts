@@ -30,7 +30,6 @@ export const startCommand: Command = {
   async run(args, context) {
     const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       json: { type: 'boolean' },
-      help: { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const {

@@ -49,7 +49,6 @@ export const stopCommand: Command = {
       force: { type: 'boolean' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const {
