@@ -131,17 +131,7 @@ class Scanner {
       this.#at += 1;
       this.#whitespace();
       this.#value(depth + 1);
-      this.#whitespace();
-      const next = this.text[this.#at];
-      if (next === ',') {
-        this.#at += 1;
-        continue;
-      }
-      if (next === '}') {
-        this.#at += 1;
-        return;
-      }
-      this.#fail(`expected "," or "}", found ${this.#shown()}`);
+      if (this.#closedAfterElement('}')) return;
     }
   }
 
@@ -156,18 +146,19 @@ class Scanner {
       this.#whitespace();
       if (this.text[this.#at] === ']') this.#fail('trailing comma before "]"');
       this.#value(depth + 1);
-      this.#whitespace();
-      const next = this.text[this.#at];
-      if (next === ',') {
-        this.#at += 1;
-        continue;
-      }
-      if (next === ']') {
-        this.#at += 1;
-        return;
-      }
-      this.#fail(`expected "," or "]", found ${this.#shown()}`);
+      if (this.#closedAfterElement(']')) return;
     }
+  }
+
+  /** After an element: consumes "," (false: another follows) or `close` (true: done). */
+  #closedAfterElement(close: '}' | ']'): boolean {
+    this.#whitespace();
+    const next = this.text[this.#at];
+    if (next !== ',' && next !== close) {
+      this.#fail(`expected "," or "${close}", found ${this.#shown()}`);
+    }
+    this.#at += 1;
+    return next === close;
   }
 
   #string(): void {
