@@ -6,9 +6,10 @@
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, rename } from 'node:fs/promises';
+import { access, mkdir, rename } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { pathExists } from '../path-exists.ts';
 
 export type TrashMethod = 'desktop-trash' | 'library-trash';
 
@@ -102,7 +103,7 @@ async function moveToLibraryTrash(folder: string, options: TrashOptions): Promis
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const suffix = attempt === 0 ? '' : `-${randomBytes(3).toString('hex')}`;
     const destination = path.join(trash, `${path.basename(folder)} ${stamp}${suffix}`);
-    if (await exists(destination)) continue;
+    if (await pathExists(destination)) continue;
     try {
       await rename(folder, destination);
     } catch (error) {
@@ -118,13 +119,4 @@ async function moveToLibraryTrash(folder: string, options: TrashOptions): Promis
     return { method: 'library-trash', location: destination };
   }
   throw new Error(`no free name in ${trash}`);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await lstat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

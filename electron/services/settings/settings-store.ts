@@ -8,7 +8,7 @@
  * atomic and one at a time.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { atomicWriteFile } from '../atomic-write-file.ts';
 import { parseJsonText } from '../library/json-text.ts';
@@ -22,6 +22,7 @@ import {
   readSettings,
   type Settings,
 } from './settings.ts';
+import { pathExists } from '../path-exists.ts';
 
 export const SETTINGS_FILE = 'settings.json';
 
@@ -186,7 +187,7 @@ export class SettingsStore {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const suffix = attempt === 0 ? '' : `-${randomBytes(3).toString('hex')}`;
       const target = `${this.filePath}.broken-${stamp}${suffix}`;
-      if (await exists(target)) continue;
+      if (await pathExists(target)) continue;
       try {
         await rename(this.filePath, target);
         return { ok: true, path: target };
@@ -195,14 +196,5 @@ export class SettingsStore {
       }
     }
     return { ok: false, reason: 'no free name for the copy' };
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await lstat(file);
-    return true;
-  } catch {
-    return false;
   }
 }
