@@ -1,11 +1,11 @@
 #include "binding/machine_config_from_js.h"
 
-#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "arch/x86/kernel_format.h"
+#include "binding/js_numbers.h"
 
 namespace nestbox::binding {
 
@@ -21,12 +21,12 @@ std::uint64_t whole_number(const Napi::Object& config, const char* field, double
   if (!value.IsNumber()) {
     type_error(config.Env(), std::string(field) + " must be a number");
   }
-  const double number = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(number) || number < 0 || number > limit || std::floor(number) != number) {
+  const std::optional<double> number = whole_number_within(value, 0, limit);
+  if (!number) {
     type_error(config.Env(), std::string(field) + " must be a whole number between 0 and " +
                                  std::to_string(static_cast<std::uint64_t>(limit)));
   }
-  return static_cast<std::uint64_t>(number);
+  return static_cast<std::uint64_t>(*number);
 }
 
 // An optional string field; nullopt when undefined.
@@ -80,12 +80,11 @@ net::PortForward port_forward_from_js(const Napi::Value& value, const std::strin
   forward.protocol = protocol == "udp" ? net::NetProtocol::Udp : net::NetProtocol::Tcp;
   forward.host_address = optional_string(object, where + ".", "hostAddress").value_or("127.0.0.1");
   const auto port = [&](const char* field) {
-    const Napi::Value port_value = object.Get(field);
-    const double number = port_value.IsNumber() ? port_value.As<Napi::Number>().DoubleValue() : -1;
-    if (!(number >= 1 && number <= 65535) || std::floor(number) != number) {
+    const std::optional<double> number = whole_number_within(object.Get(field), 1, 65535);
+    if (!number) {
       type_error(value.Env(), where + "." + field + " must be a port number (1-65535)");
     }
-    return static_cast<std::uint16_t>(number);
+    return static_cast<std::uint16_t>(*number);
   };
   forward.host_port = port("hostPort");
   forward.guest_port = port("guestPort");
@@ -125,11 +124,11 @@ std::optional<DisplayConfig> display_from_js(const Napi::Value& value) {
   const auto field = [&](const char* name, std::uint32_t fallback) -> std::uint32_t {
     const Napi::Value number = object.Get(name);
     if (number.IsUndefined()) return fallback;
-    const double v = number.IsNumber() ? number.As<Napi::Number>().DoubleValue() : -1;
-    if (!(v >= 0 && v <= 65536) || std::floor(v) != v) {
+    const std::optional<double> v = whole_number_within(number, 0, 65536);
+    if (!v) {
       type_error(value.Env(), std::string("display.") + name + " must be a whole number");
     }
-    return static_cast<std::uint32_t>(v);
+    return static_cast<std::uint32_t>(*v);
   };
   display.vram_mib = field("vramMiB", display.vram_mib);
   display.width = field("width", display.width);

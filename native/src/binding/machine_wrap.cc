@@ -1,13 +1,13 @@
 #include "binding/machine_wrap.h"
 
 #include <algorithm>
-#include <cmath>
 #include <exception>
 #include <string>
 #include <vector>
 
 #include "binding/js_errors.h"
 #include "binding/js_event_forwarder.h"
+#include "binding/js_numbers.h"
 #include "binding/machine_config_from_js.h"
 
 namespace nestbox::binding {
@@ -170,10 +170,10 @@ namespace {
 // A whole number argument within [min, max].
 std::int64_t integer_argument(const Napi::CallbackInfo& info, std::size_t index, const char* usage,
                               double min, double max) {
-  if (info.Length() <= index || !info[index].IsNumber()) type_error(info, usage);
-  const double value = info[index].As<Napi::Number>().DoubleValue();
-  if (!(value >= min && value <= max) || std::floor(value) != value) type_error(info, usage);
-  return static_cast<std::int64_t>(value);
+  const std::optional<double> value =
+      info.Length() > index ? whole_number_within(info[index], min, max) : std::nullopt;
+  if (!value) type_error(info, usage);
+  return static_cast<std::int64_t>(*value);
 }
 
 bool boolean_argument(const Napi::CallbackInfo& info, std::size_t index, const char* usage) {
