@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "support/recording_msi_sink.h"
+
 #include <array>
 #include <cstring>
 #include <memory>
@@ -359,12 +361,7 @@ TEST_CASE("pci: BAR spaces dispatch, reject overlaps and read all ones where emp
 }
 
 TEST_CASE("pci: MSI-X masking, pending bits and delivery") {
-  class RecordingSink : public MsiSink {
-   public:
-    void send_msi(const MsiMessage& message) override { sent.push_back(message); }
-    std::vector<MsiMessage> sent;
-  };
-  auto sink = std::make_shared<RecordingSink>();
+  auto sink = std::make_shared<test::RecordingMsiSink>();
   MsixVectors msix(3);
   msix.set_sink(sink);
   const auto write32 = [&](std::uint64_t offset, std::uint32_t value) {

@@ -3,6 +3,8 @@
 // buffers on queue 0, LED reports on queue 1.
 #include <doctest/doctest.h>
 
+#include "support/recording_msi_sink.h"
+
 #include <array>
 #include <memory>
 #include <random>
@@ -36,17 +38,6 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-class RecordingSink : public pci::MsiSink {
- public:
-  void send_msi(const pci::MsiMessage& message) override { sent.push_back(message); }
-  [[nodiscard]] std::size_t count(std::uint32_t data) const {
-    std::size_t n = 0;
-    for (const pci::MsiMessage& m : sent) n += m.data == data ? 1 : 0;
-    return n;
-  }
-  std::vector<pci::MsiMessage> sent;
-};
-
 constexpr std::uint16_t kEventRingSize = 16;
 constexpr std::uint64_t kEventBuffers = 0x10000;   // event descriptor i → kEventBuffers + 8 i
 constexpr std::uint64_t kStatusBuffers = 0x18000;
@@ -55,7 +46,7 @@ constexpr std::uint32_t kMsiStatus = 0x41;         // vector 1: statusq
 
 struct InputFixture {
   GuestMemory memory = test::make_guest_memory();
-  std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
+  std::shared_ptr<test::RecordingMsiSink> sink = std::make_shared<test::RecordingMsiSink>();
   std::shared_ptr<test::FakeInterruptLine> gsi = std::make_shared<test::FakeInterruptLine>();
   std::shared_ptr<pci::PciBarSpace> mmio =
       std::make_shared<pci::PciBarSpace>("mmio", pci::kMmioWindowBase, pci::kMmioWindowSize);

@@ -25,6 +25,7 @@
 #include "support/fake_interrupt_line.h"
 #include "support/virtio_pci_driver.h"
 #include "support/virtqueue_builder.h"
+#include "support/recording_msi_sink.h"
 #include "test_helpers.h"
 
 using namespace nestbox;
@@ -35,16 +36,6 @@ using test::QueueLayout;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {
-
-class RecordingSink : public pci::MsiSink {
- public:
-  void send_msi(const pci::MsiMessage& message) override { sent.push_back(message); }
-  [[nodiscard]] std::size_t count(std::uint32_t data) const {
-    return static_cast<std::size_t>(std::count_if(
-        sent.begin(), sent.end(), [&](const pci::MsiMessage& m) { return m.data == data; }));
-  }
-  std::vector<pci::MsiMessage> sent;
-};
 
 class NullMapper : public pci::PciBarMapper {
  public:
@@ -128,7 +119,7 @@ struct NetFixture {
   GuestMemory memory = test::make_guest_memory();
   IoQueue io;
   FakeBackend backend;
-  std::shared_ptr<RecordingSink> msi = std::make_shared<RecordingSink>();
+  std::shared_ptr<test::RecordingMsiSink> msi = std::make_shared<test::RecordingMsiSink>();
   std::shared_ptr<test::FakeInterruptLine> intx = std::make_shared<test::FakeInterruptLine>();
   NullMapper mapper;
   std::vector<std::string> log;
@@ -730,7 +721,7 @@ TEST_CASE("virtio-net: a vCPU thread and the I/O thread race through traffic, li
   GuestMemory memory = test::make_guest_memory();
   FakeBackend backend;
   ThreadedIo io(backend);
-  auto msi = std::make_shared<RecordingSink>();
+  auto msi = std::make_shared<test::RecordingMsiSink>();
   NullMapper mapper;
   auto device = std::make_unique<VirtioNet>(backend, kMac, io.executor());
   VirtioNet* const net = device.get();

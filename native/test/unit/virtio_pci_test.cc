@@ -15,6 +15,7 @@
 #include "support/fake_interrupt_line.h"
 #include "support/virtio_pci_driver.h"
 #include "support/virtqueue_builder.h"
+#include "support/recording_msi_sink.h"
 #include "test_helpers.h"
 
 using namespace nestbox;
@@ -23,12 +24,6 @@ namespace t = nestbox::virtio::pci_transport;
 using test::QueueLayout;
 
 namespace {
-
-class RecordingSink : public pci::MsiSink {
- public:
-  void send_msi(const pci::MsiMessage& message) override { sent.push_back(message); }
-  std::vector<pci::MsiMessage> sent;
-};
 
 class NullMapper : public pci::PciBarMapper {
  public:
@@ -78,7 +73,7 @@ class ToyDevice : public VirtioDevice {
 
 struct TransportFixture {
   GuestMemory memory = test::make_guest_memory();
-  std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
+  std::shared_ptr<test::RecordingMsiSink> sink = std::make_shared<test::RecordingMsiSink>();
   std::array<std::shared_ptr<test::FakeInterruptLine>, 4> lines{
       std::make_shared<test::FakeInterruptLine>(), std::make_shared<test::FakeInterruptLine>(),
       std::make_shared<test::FakeInterruptLine>(), std::make_shared<test::FakeInterruptLine>()};

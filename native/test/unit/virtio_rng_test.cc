@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "support/recording_msi_sink.h"
+
 #include <memory>
 #include <vector>
 
@@ -24,12 +26,6 @@ using test::QueueLayout;
 
 namespace {
 
-class RecordingSink : public pci::MsiSink {
- public:
-  void send_msi(const pci::MsiMessage& message) override { sent.push_back(message); }
-  std::vector<pci::MsiMessage> sent;
-};
-
 // Bytes 0, 1, 2, ... continuing across calls: what landed where is checkable.
 struct CountingEntropy {
   std::shared_ptr<std::uint8_t> next = std::make_shared<std::uint8_t>(0);
@@ -42,7 +38,7 @@ constexpr std::uint64_t kData = 0x20000;
 
 struct RngFixture {
   GuestMemory memory = test::make_guest_memory();
-  std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
+  std::shared_ptr<test::RecordingMsiSink> sink = std::make_shared<test::RecordingMsiSink>();
   std::shared_ptr<test::FakeInterruptLine> gsi18 = std::make_shared<test::FakeInterruptLine>();
   std::shared_ptr<pci::PciBarSpace> mmio =
       std::make_shared<pci::PciBarSpace>("mmio", pci::kMmioWindowBase, pci::kMmioWindowSize);
