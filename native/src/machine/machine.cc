@@ -83,54 +83,45 @@ void Machine::set_display_streaming(bool on) { display_monitor_->set_streaming(o
 
 void Machine::request_full_display_frame() { display_monitor_->request_full_frame(); }
 
-std::optional<Machine::Frame> Machine::read_display_frame() const {
-  const std::shared_ptr<display::BochsDisplay> display = current_display();
-  if (!display) return std::nullopt;
-  const std::optional<display::DisplayMode> mode = display->visible_mode();
-  if (!mode) return std::nullopt;
-  Frame frame{*mode, std::vector<std::uint8_t>(std::size_t{mode->width} * mode->height * 4)};
-  const display::DirtyRect whole{0, 0, mode->width, mode->height};
-  if (!copy_display_rects(frame.pixels, std::span(&whole, 1))) return std::nullopt;
-  return frame;
-}
+namespace {
 
-bool Machine::copy_display_rects(std::span<std::uint8_t> target,
-                                 std::span<const display::DirtyRect> rects) const {
-  const std::shared_ptr<display::BochsDisplay> display = current_display();
-  if (!display) return false;
-  const std::optional<display::DisplayMode> mode = display->visible_mode();
-  const std::span<const std::uint8_t> vram = display->vram();
-  if (!mode || !display::mode_fits(*mode, vram.size()) ||
-      target.size() != std::size_t{mode->width} * mode->height * 4) {
+// Copies `rects` (clipped to the mode) of the visible frame in `vram` into
+// `target`, laid out as width * 4 bytes per line of B, G, R, X. False when
+// the mode does not fit the VRAM or `target` is not the frame's size.
+bool copy_visible_rects(const display::DisplayMode& mode, std::span<const std::uint8_t> vram,
+                        std::span<std::uint8_t> target,
+                        std::span<const display::DirtyRect> rects) {
+  if (!display::mode_fits(mode, vram.size()) ||
+      target.size() != std::size_t{mode.width} * mode.height * 4) {
     return false;
   }
-  const std::size_t target_stride = std::size_t{mode->width} * 4;
+  const std::size_t target_stride = std::size_t{mode.width} * 4;
   const auto clipped = [&](const display::DirtyRect& rect) {
     display::DirtyRect c = rect;
-    c.x = std::min(c.x, mode->width);
-    c.y = std::min(c.y, mode->height);
-    c.width = std::min(c.width, mode->width - c.x);
-    c.height = std::min(c.height, mode->height - c.y);
+    c.x = std::min(c.x, mode.width);
+    c.y = std::min(c.y, mode.height);
+    c.width = std::min(c.width, mode.width - c.x);
+    c.height = std::min(c.height, mode.height - c.y);
     return c;
   };
-  if (mode->bpp == 32 && !mode->big_endian) {
+  if (mode.bpp == 32 && !mode.big_endian) {
     for (const display::DirtyRect& rect : rects) {
       const display::DirtyRect r = clipped(rect);
       for (std::uint32_t y = r.y; y < r.y + r.height; ++y) {
         const std::uint8_t* row =
-            vram.data() + mode->offset + std::uint64_t{y} * mode->stride + std::uint64_t{r.x} * 4;
+            vram.data() + mode.offset + std::uint64_t{y} * mode.stride + std::uint64_t{r.x} * 4;
         std::copy_n(row, std::size_t{r.width} * 4, target.begin() + y * target_stride + r.x * 4);
       }
     }
     return true;
   }
   // Other depths and byte orders go through the one converter to RGB.
-  const std::vector<std::uint8_t> rgb = display::framebuffer_to_rgb(*mode, vram);
+  const std::vector<std::uint8_t> rgb = display::framebuffer_to_rgb(mode, vram);
   for (const display::DirtyRect& rect : rects) {
     const display::DirtyRect r = clipped(rect);
     for (std::uint32_t y = r.y; y < r.y + r.height; ++y) {
       for (std::uint32_t x = r.x; x < r.x + r.width; ++x) {
-        const std::size_t from = (std::size_t{y} * mode->width + x) * 3;
+        const std::size_t from = (std::size_t{y} * mode.width + x) * 3;
         const std::size_t to = y * target_stride + std::size_t{x} * 4;
         target[to] = rgb[from + 2];
         target[to + 1] = rgb[from + 1];
@@ -140,6 +131,27 @@ bool Machine::copy_display_rects(std::span<std::uint8_t> target,
     }
   }
   return true;
+}
+
+}  // namespace
+
+std::optional<Machine::Frame> Machine::read_display_frame() const {
+  const std::shared_ptr<display::BochsDisplay> display = current_display();
+  const std::optional<display::DisplayMode> mode = display ? display->visible_mode() : std::nullopt;
+  if (!mode) return std::nullopt;
+  Frame frame{*mode, std::vector<std::uint8_t>(std::size_t{mode->width} * mode->height * 4)};
+  const display::DirtyRect whole{0, 0, mode->width, mode->height};
+  if (!copy_visible_rects(*mode, display->vram(), frame.pixels, std::span(&whole, 1))) {
+    return std::nullopt;
+  }
+  return frame;
+}
+
+bool Machine::copy_display_rects(std::span<std::uint8_t> target,
+                                 std::span<const display::DirtyRect> rects) const {
+  const std::shared_ptr<display::BochsDisplay> display = current_display();
+  const std::optional<display::DisplayMode> mode = display ? display->visible_mode() : std::nullopt;
+  return mode && copy_visible_rects(*mode, display->vram(), target, rects);
 }
 
 std::optional<std::vector<std::uint8_t>> Machine::screenshot_png() const {
