@@ -12,6 +12,7 @@
 
 #include "block/disk_image.h"
 #include "block/image_tools.h"
+#include "block/layer_merge.h"
 
 namespace nestbox::binding {
 
@@ -341,6 +342,42 @@ Napi::Value image_write(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------
+// Snapshot layers. Synchronous for now: the calling thread waits for the copy.
+
+Napi::Value image_merge_layer(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const std::string layer = string_arg(info, 0, "layerPath");
+  const std::string child = string_arg(info, 1, "childPath");
+  block::LayerMergeResult result;
+  try {
+    result = block::merge_layer_into_child(layer, child);
+  } catch (const std::exception& error) {
+    // Throws the Error (with its IMAGE_* code) the promise-based functions reject with.
+    return rejection(error)(env);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bytesCopied", u64_number(env, result.bytes_copied));
+  out.Set("clustersCopied", u64_number(env, result.clusters_copied));
+  out.Set("alreadyMerged", result.already_merged);
+  return out;
+}
+
+Napi::Value image_rebase(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const std::string child = string_arg(info, 0, "childPath");
+  std::string backing;
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
+    backing = string_arg(info, 1, "backingPath (or null)");
+  }
+  try {
+    block::rebase_backing_file(child, backing);
+  } catch (const std::exception& error) {
+    return rejection(error)(env);
+  }
+  return env.Undefined();
+}
+
+// ---------------------------------------------------------------------------
 // DiskImageHandle
 
 class DiskImageHandle : public Napi::ObjectWrap<DiskImageHandle> {
@@ -484,6 +521,8 @@ void register_disk_image_binding(Napi::Env env, Napi::Object exports) {
   exports.Set("imageCheck", Napi::Function::New<image_check>(env, "imageCheck"));
   exports.Set("imageRead", Napi::Function::New<image_read>(env, "imageRead"));
   exports.Set("imageWrite", Napi::Function::New<image_write>(env, "imageWrite"));
+  exports.Set("imageMergeLayer", Napi::Function::New<image_merge_layer>(env, "imageMergeLayer"));
+  exports.Set("imageRebase", Napi::Function::New<image_rebase>(env, "imageRebase"));
   exports.Set("openDiskImage", Napi::Function::New<open_disk_image>(env, "openDiskImage"));
   Napi::Function constructor = DiskImageHandle::define_class(env);
   // One constructor reference per process is enough for the handles we create;

@@ -330,6 +330,32 @@ void Qcow2Image::read(std::uint64_t offset, std::span<std::uint8_t> out) {
   }
 }
 
+Qcow2Allocation Qcow2Image::allocation_status(std::uint64_t offset, std::uint64_t max_length) {
+  std::lock_guard lock(mutex_);
+  check_range(offset, 1);
+  const std::uint64_t end = offset + std::clamp<std::uint64_t>(max_length, 1, header_.size - offset);
+  const std::uint64_t l2_entries = header_.l2_entries();
+  auto state = [](ClusterKind kind) {
+    return kind == ClusterKind::Unallocated ? 0 : (kind == ClusterKind::Zero ? 1 : 2);
+  };
+  std::uint64_t cluster = offset / cluster_size_;
+  const int first = state(lookup(cluster).kind);
+  std::uint64_t position = (cluster + 1) * cluster_size_;
+  while (position < end) {
+    ++cluster;
+    if (first == 0 && cluster % l2_entries == 0 && cluster / l2_entries < l1_.size() &&
+        (l1_[cluster / l2_entries] & kOffsetMask) == 0) {
+      // No L2 table: the whole range it would map is unallocated.
+      position = (cluster + l2_entries) * cluster_size_;
+      cluster += l2_entries - 1;
+      continue;
+    }
+    if (state(lookup(cluster).kind) != first) break;
+    position += cluster_size_;
+  }
+  return {.allocated = first != 0, .zero = first == 1, .length = std::min(position, end) - offset};
+}
+
 // ---------------------------------------------------------------------------
 // Refcounts and allocation
 

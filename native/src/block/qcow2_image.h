@@ -56,6 +56,17 @@ struct Qcow2CheckResult {
   [[nodiscard]] int exit_status() const { return corruptions > 0 ? 2 : (leaks > 0 ? 3 : 0); }
 };
 
+// Block status of a range of one qcow2 layer (see Qcow2Image::allocation_status).
+struct Qcow2Allocation {
+  // This image itself defines the content (data, compressed or zero clusters);
+  // false: reads fall through to the backing chain (or read as zeroes without one).
+  bool allocated = false;
+  // Allocated as zero clusters: reads as zeroes whatever the backing file holds.
+  bool zero = false;
+  // Bytes from the queried offset for which the answer stays the same (>= 1).
+  std::uint64_t length = 0;
+};
+
 struct Qcow2CreateOptions {
   std::uint64_t cluster_size = 64 * 1024;
   // Stored as given; a relative path is relative to the new image's folder.
@@ -97,6 +108,12 @@ class Qcow2Image final : public DiskImage {
   // Rebuilds the reference counts from the metadata and compares them with the
   // refcount blocks, like `qemu-img check` (no repair).
   Qcow2CheckResult check();
+
+  // Which part of the range at `offset` this layer allocates itself, like QEMU's
+  // block status, so layer merging copies only what a layer defines. Answers for
+  // the run of clusters that share the state of the first one, at most
+  // `max_length` bytes (at least 1) and never past the end of the disk.
+  Qcow2Allocation allocation_status(std::uint64_t offset, std::uint64_t max_length);
 
   [[nodiscard]] const Qcow2Header& header() const { return header_; }
   [[nodiscard]] bool dirty() const { return (header_.incompatible_features & 1) != 0; }
