@@ -1,24 +1,14 @@
 /**
  * The sandboxed preload (bundled to dist/electron/preload.cjs): puts `window.nestbox` in the
- * page, one function per contract message. The page never gets ipcRenderer itself, so it can
- * send nothing but these messages, whatever script ends up running in it.
+ * page, one function per contract message and per subscription (preload-api.ts). The page
+ * never gets ipcRenderer itself, so it can send nothing but these messages, whatever script
+ * ends up running in it.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import type { PreloadApi, RequestChannel, RequestOf, ResponseOf } from '../common/contract.ts';
+import { createPreloadApi, type PageWindowLike } from './preload-api.ts';
 
-/** Typed from the contract: channels whose request is `void` take no argument. */
-function invoke<C extends RequestChannel>(
-  channel: C,
-  // The contract spells "no request" as `void`; this maps it to an empty argument list.
-  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
-  ...request: RequestOf<C> extends void ? [] : [RequestOf<C>]
-): Promise<ResponseOf<C>> {
-  return ipcRenderer.invoke(channel, ...request) as Promise<ResponseOf<C>>;
-}
+// The preload shares the page's window (in its own JavaScript world); this file is type-checked
+// without the DOM library, so name the little it uses.
+declare const window: PageWindowLike;
 
-const api: PreloadApi = {
-  hostInfo: () => invoke('host.info'),
-  listVms: () => invoke('vms.list'),
-};
-
-contextBridge.exposeInMainWorld('nestbox', api);
+contextBridge.exposeInMainWorld('nestbox', createPreloadApi(ipcRenderer, window));

@@ -1,8 +1,8 @@
 /**
  * The `nestbox serve` access token: made fresh at every start, required as
- * `Authorization: Bearer <token>` on every /api request. Anything on this machine can reach a
- * loopback port, so the token, not the address, is what keeps other users' and web pages'
- * requests out.
+ * `Authorization: Bearer <token>` on every /api request (or as `?token=` on a WebSocket, where
+ * browsers cannot set headers). Anything on this machine can reach a loopback port, so the
+ * token, not the address, is what keeps other users' and web pages' requests out.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -22,7 +22,14 @@ function digest(value: string): Buffer {
 export function isAuthorized(authorizationHeader: string | undefined, token: string): boolean {
   // The scheme name is case-insensitive (RFC 9110 §11.1).
   const match = /^Bearer +([A-Za-z0-9_-]+)$/i.exec(authorizationHeader ?? '');
-  const presented = match?.[1];
-  if (presented === undefined) return false;
+  return isTokenValid(match?.[1], token);
+}
+
+/**
+ * Constant-time check of a token presented on its own: a WebSocket's `?token=`, since
+ * browsers cannot set headers on a WebSocket.
+ */
+export function isTokenValid(presented: string | null | undefined, token: string): boolean {
+  if (presented === undefined || presented === null || presented === '') return false;
   return timingSafeEqual(digest(presented), digest(token));
 }

@@ -1,13 +1,17 @@
 /**
  * The `nestbox serve` HTTP server: the built renderer plus the contract's API on loopback, so
  * the real UI runs in any Chromium (end-to-end tests, or a browser at the end of an SSH tunnel).
+ * Requests are `POST /api/<channel>`; subscriptions are WebSockets under /api (event-sockets.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestHandlers } from '../services/request-handlers.ts';
+import type { Duplex } from 'node:stream';
+import type { SubscriptionHandlers } from '../services/request-handlers-events.ts';
+import { subscriptionsFor, type RequestHandlers } from '../services/request-handlers.ts';
 import { loadRendererFile } from '../services/web/renderer-files.ts';
 import { createAccessToken } from './access-token.ts';
 import { apiPrefix, handleApiRequest } from './api-router.ts';
+import { EventSockets } from './event-sockets.ts';
 import { removeTokenFile, writeTokenFile } from './token-file.ts';
 
 /** Always loopback: the server is for this machine's user, reached remotely only by tunnel. */
@@ -15,6 +19,8 @@ export const serveHost = '127.0.0.1';
 
 export interface ServeOptions {
   handlers: RequestHandlers;
+  /** The WebSocket subscriptions; default: those made with `handlers` (createAppServices). */
+  subscriptions?: SubscriptionHandlers;
   /** The Vite build, normally dist/renderer. */
   rendererDir: string;
   /** 0 (the default) picks a free port. */
@@ -86,6 +92,21 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       response.end();
     });
   });
+  const sockets = new EventSockets({
+    token,
+    subscriptions: options.subscriptions ?? subscriptionsFor(options.handlers),
+    logError,
+  });
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!isLoopbackHostHeader(request.headers.host)) {
+      socket.on('error', () => undefined);
+      socket.end(
+        'HTTP/1.1 421 Misdirected Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head);
+  });
   // Bounded waits for slow or stalled clients.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -115,6 +136,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        sockets.close();
         // Keep-alive connections would otherwise hold close() open until they time out.
         server.closeAllConnections();
         await closed;

@@ -2,11 +2,36 @@
  * The one table from contract channel to service function. Electron main's `ipcMain.handle`
  * wiring and `nestbox serve`'s `POST /api/<channel>` both dispatch through it, so the two
  * transports cannot drift: a channel added to the contract fails to compile until it has a
- * request parser and a handler here.
+ * request parser and a handler here. The same goes for subscriptions
+ * (request-handlers-events.ts).
  */
 import type { RequestChannel, RequestOf, ResponseOf } from '../common/contract.ts';
 import { getHostInfo, type KvmProber } from './host-info.ts';
+import type { CreateDiskImage } from './library/vm-library.ts';
 import { RequestError } from './request-error.ts';
+import { HostConnections, toRequestError } from './request-handlers-connections.ts';
+import {
+  VmChangeFeed,
+  createSubscriptionHandlers,
+  type SubscriptionHandlers,
+  type VmChangeFeedOptions,
+} from './request-handlers-events.ts';
+import {
+  parseCreateRequest,
+  parseDeleteRequest,
+  parseEmptyRequest,
+  parseInputRequest,
+  parseRenameRequest,
+  parseSendKeysRequest,
+  parseSendSerialRequest,
+  parseSerialParams,
+  parseSettingsPatch,
+  parseStopRequest,
+  parseUpdateRequest,
+  parseVmRef,
+} from './request-handlers-validation.ts';
+import * as vms from './request-handlers-vms.ts';
+import { SettingsStore, settingsFilePath } from './settings/settings-store.ts';
 import { listVms, openVmServices, type VmServices } from './vm-host/vm-services.ts';
 
 export interface ServiceDependencies {
@@ -14,10 +39,15 @@ export interface ServiceDependencies {
   /**
    * Loads the native core. Called on first use, not at start, so a missing or broken addon
    * becomes a clear error on the request that needs it rather than an app that never opens.
+   * `imageCreate` makes new disks for `vms.create`.
    */
-  loadNativeAddon: () => KvmProber;
-  /** The VM library and hosts; default: as this process's environment places them. */
+  loadNativeAddon: () => KvmProber & { imageCreate?: CreateDiskImage };
+  /** Where the library, settings and VM hosts are found; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** The VM library and hosts; default: as `env` places them. */
   openVmServices?: () => Promise<VmServices>;
+  /** For tests: how `vms.changed` polls. */
+  changeFeed?: VmChangeFeedOptions;
 }
 
 interface ChannelHandler<C extends RequestChannel> {
@@ -28,22 +58,18 @@ interface ChannelHandler<C extends RequestChannel> {
 
 export type RequestHandlers = { readonly [C in RequestChannel]: ChannelHandler<C> };
 
-/**
- * Accepts "no payload" in each form the transports produce for it: `undefined` from
- * `ipcRenderer.invoke(channel)`, an empty body or `null`, and `{}` from generic HTTP clients.
- */
-function parseEmptyRequest(payload: unknown): undefined {
-  const isEmptyObject =
-    typeof payload === 'object' &&
-    payload !== null &&
-    !Array.isArray(payload) &&
-    Object.keys(payload).length === 0;
-  if (payload === undefined || payload === null || isEmptyObject) return undefined;
-  throw new RequestError('bad-request', 'This request takes no parameters.');
+/** Everything the transports serve: requests, subscriptions, and the connections they hold. */
+export interface AppServices {
+  handlers: RequestHandlers;
+  subscriptions: SubscriptionHandlers;
+  /** Stops polling and closes every connection to VM hosts (the VMs keep running). */
+  close(): void;
 }
 
-function memoizeAddon(load: () => KvmProber): () => KvmProber {
-  let addon: KvmProber | undefined;
+function memoizeAddon(
+  load: ServiceDependencies['loadNativeAddon'],
+): ServiceDependencies['loadNativeAddon'] {
+  let addon: ReturnType<typeof load> | undefined;
   return () => {
     if (addon) return addon;
     try {
@@ -61,19 +87,131 @@ function memoizeAddon(load: () => KvmProber): () => KvmProber {
   };
 }
 
-export function createRequestHandlers(deps: ServiceDependencies): RequestHandlers {
-  const addon = memoizeAddon(deps.loadNativeAddon);
+/** A handler whose success means the VM list may have changed. */
+function changing<C extends RequestChannel>(
+  handler: ChannelHandler<C>,
+  feed: VmChangeFeed,
+): ChannelHandler<C> {
   return {
+    parseRequest: handler.parseRequest,
+    async handle(request) {
+      try {
+        return await handler.handle(request);
+      } finally {
+        feed.poke();
+      }
+    },
+  };
+}
+
+export function createAppServices(deps: ServiceDependencies): AppServices {
+  const addon = memoizeAddon(deps.loadNativeAddon);
+  const env = deps.env ?? process.env;
+  const createDiskImage: CreateDiskImage = (file, options) => {
+    const imageCreate = addon().imageCreate;
+    if (!imageCreate) throw new Error('this build of the native core cannot make disk images');
+    return imageCreate(file, options);
+  };
+  // Opened per request: the library root follows the vmFolder setting as it is now.
+  const openServices = deps.openVmServices ?? (() => openVmServices({ env, createDiskImage }));
+  const connections = new HostConnections();
+  const feed = new VmChangeFeed(openServices, deps.changeFeed);
+  const settings = new SettingsStore({ filePath: settingsFilePath(env) });
+
+  /** A VM channel: parsed payload in, the action on this request's services. */
+  function vmChannel<C extends RequestChannel>(
+    parseRequest: (payload: unknown) => RequestOf<C>,
+    act: (context: vms.VmActionContext, request: RequestOf<C>) => Promise<ResponseOf<C>>,
+  ): ChannelHandler<C> {
+    return changing(
+      {
+        parseRequest,
+        handle: async (request) => act({ services: await openServices(), connections }, request),
+      },
+      feed,
+    );
+  }
+  /** A VM channel that changes nothing the list shows. */
+  function vmQuery<C extends RequestChannel>(
+    parseRequest: (payload: unknown) => RequestOf<C>,
+    act: (context: vms.VmActionContext, request: RequestOf<C>) => Promise<ResponseOf<C>>,
+  ): ChannelHandler<C> {
+    return {
+      parseRequest,
+      handle: async (request) => act({ services: await openServices(), connections }, request),
+    };
+  }
+
+  const handlers: RequestHandlers = {
     'host.info': {
       parseRequest: parseEmptyRequest,
       handle: async () => getHostInfo(addon(), { appVersion: deps.appVersion }),
     },
     'vms.list': {
       parseRequest: parseEmptyRequest,
-      // Opened per request: the library root follows the vmFolder setting as it is now.
-      handle: async () => listVms(await (deps.openVmServices ?? (() => openVmServices()))()),
+      handle: async () => listVms(await openServices()),
+    },
+    'vms.get': vmQuery(parseVmRef('vms.get'), vms.getVmDetails),
+    'vms.create': vmChannel(parseCreateRequest, vms.createVm),
+    'vms.update': vmChannel(parseUpdateRequest, vms.updateVm),
+    'vms.rename': vmChannel(parseRenameRequest, vms.renameVm),
+    'vms.delete': vmChannel(parseDeleteRequest, vms.deleteVm),
+    'vms.start': vmChannel(parseVmRef('vms.start'), vms.startVm),
+    'vms.stop': vmChannel(parseStopRequest, vms.stopVm),
+    'vms.pause': vmChannel(parseVmRef('vms.pause'), vms.pauseVm),
+    'vms.resume': vmChannel(parseVmRef('vms.resume'), vms.resumeVm),
+    'vms.reset': vmChannel(parseVmRef('vms.reset'), vms.resetVm),
+    'vms.screenshot': vmQuery(parseVmRef('vms.screenshot'), vms.screenshotVm),
+    'vms.sendKeys': vmQuery(parseSendKeysRequest, vms.sendKeys),
+    'vms.input': vmQuery(parseInputRequest, vms.sendInput),
+    'vms.sendSerial': vmQuery(parseSendSerialRequest, vms.sendSerial),
+    'settings.get': {
+      parseRequest: parseEmptyRequest,
+      handle: () => settings.load(),
+    },
+    'settings.update': changing(
+      {
+        parseRequest: parseSettingsPatch,
+        async handle(patch) {
+          try {
+            return await settings.update(patch);
+          } catch (error) {
+            throw toRequestError(error);
+          }
+        },
+      },
+      // The library's folder is a setting.
+      feed,
+    ),
+  };
+
+  const subscriptions = createSubscriptionHandlers(openServices, feed, {
+    vmRef: parseVmRef('vm.display'),
+    serial: parseSerialParams,
+    empty: parseEmptyRequest,
+  });
+  const services: AppServices = {
+    handlers,
+    subscriptions,
+    close() {
+      feed.close();
+      connections.close();
     },
   };
+  servicesByHandlers.set(handlers, services);
+  return services;
+}
+
+const servicesByHandlers = new WeakMap<RequestHandlers, AppServices>();
+
+/** The request table alone (the subscriptions that go with it: `subscriptionsFor`). */
+export function createRequestHandlers(deps: ServiceDependencies): RequestHandlers {
+  return createAppServices(deps).handlers;
+}
+
+/** The subscriptions made together with `handlers` by createAppServices. */
+export function subscriptionsFor(handlers: RequestHandlers): SubscriptionHandlers | undefined {
+  return servicesByHandlers.get(handlers)?.subscriptions;
 }
 
 /** Validates then handles one request; what both transports call. */

@@ -1,8 +1,11 @@
-/** `nestbox serve`: the UI and API over HTTP on loopback, until SIGINT or SIGTERM. */
+/**
+ * `nestbox serve`: the UI and API over HTTP and WebSocket on loopback, until SIGINT or SIGTERM.
+ * The library, settings and VM hosts are the ones this command's environment names.
+ */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadNativeAddon } from '../../services/native/load-addon.ts';
-import { createRequestHandlers } from '../../services/request-handlers.ts';
+import { createAppServices } from '../../services/request-handlers.ts';
 import { startServeServer } from '../../serve/serve-server.ts';
 import { serveTokenPath } from '../../serve/token-file.ts';
 import { ExitCode, UsageError, type Command } from '../command.ts';
@@ -25,8 +28,9 @@ export const serveCommand: Command = {
   usage: [
     'Usage: nestbox serve [--port N]',
     '',
-    'Serves the Nestbox UI and its API on 127.0.0.1 only, and prints the address to open,',
-    'access token included. Reach it from another machine through an SSH tunnel, e.g.',
+    'Serves the Nestbox UI and its API (HTTP requests, WebSocket events and VM consoles and',
+    'screens) on 127.0.0.1 only, and prints the address to open, access token included.',
+    'Reach it from another machine through an SSH tunnel, e.g.',
     '  ssh -L 8080:127.0.0.1:N host   then open http://localhost:8080/?token=…',
     '',
     'Options:',
@@ -54,15 +58,24 @@ export const serveCommand: Command = {
       );
     }
 
-    const server = await startServeServer({
-      handlers: createRequestHandlers({
-        appVersion: context.appVersion,
-        loadNativeAddon: () => loadNativeAddon(),
-      }),
-      rendererDir,
-      port,
-      tokenFilePath: serveTokenPath(context.env),
+    const services = createAppServices({
+      appVersion: context.appVersion,
+      loadNativeAddon: () => loadNativeAddon(context.env),
+      env: context.env,
     });
+    let server;
+    try {
+      server = await startServeServer({
+        handlers: services.handlers,
+        subscriptions: services.subscriptions,
+        rendererDir,
+        port,
+        tokenFilePath: serveTokenPath(context.env),
+      });
+    } catch (error) {
+      services.close();
+      throw error;
+    }
     context.stdout(`Nestbox is serving on ${server.url}`);
 
     if (!context.shutdown.aborted) {
@@ -71,6 +84,8 @@ export const serveCommand: Command = {
       );
     }
     await server.close();
+    // VMs keep running: only this server's connections to their hosts end.
+    services.close();
     context.stderr('nestbox serve: stopped');
     return ExitCode.ok;
   },

@@ -3,12 +3,50 @@
  * nothing from the main side is bundled into the page. Import contract types from here.
  */
 export type {
+  DisplayPortMessage,
+  EventOf,
   PreloadApi,
+  PreloadSubscriber,
   RequestChannel,
   RequestMap,
   RequestOf,
   ResponseOf,
+  SubscriptionChannel,
+  SubscriptionEnd,
+  SubscriptionMap,
+  SubscriptionParamsOf,
+  VmRef,
   WireError,
+  // A value, exported for `typeof` only: the page needs the names, not the table.
+  requestFunctionNames,
 } from '../../../electron/common/contract.ts';
+export type {
+  AppSettings,
+  AppSettingsPatch,
+  AppSettingsState,
+  QuitAction,
+  Theme,
+} from '../../../electron/common/app-settings.ts';
 export type { HostInfo, KvmProblem, KvmStatus } from '../../../electron/common/host-info.ts';
-export type { VmList, VmRunState, VmSummary } from '../../../electron/common/vm-list.ts';
+export type { ValidationIssueData } from '../../../electron/common/validation-issue.ts';
+export type {
+  CreateVmRequest,
+  GuestOs,
+  VmConfig,
+  VmDeleteOutcome,
+  VmDetails,
+  VmDisk,
+  VmDisplay,
+  VmInputEvent,
+  VmPatch,
+  VmPortForward,
+  VmPortForwardInput,
+  VmRunStatus,
+} from '../../../electron/common/vm-details.ts';
+export type {
+  BrokenVmSummary,
+  VmLastExit,
+  VmList,
+  VmRunState,
+  VmSummary,
+} from '../../../electron/common/vm-list.ts';

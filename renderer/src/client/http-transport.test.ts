@@ -1,7 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ACCESS_TOKEN_STORAGE_KEY } from './access-token.ts';
 import { NestboxClientError } from './client-error.ts';
+import type { SubscriptionEnd } from './contract.ts';
 import { createClient } from './create-client.ts';
+import { createHttpTransport, type WebSocketConstructor } from './http-transport.ts';
+import { createNestboxClient } from './nestbox-client.ts';
 import { hostInfo } from '../test/fakes.ts';
 
 function json(status: number, body: unknown, statusText = ''): Response {
@@ -134,5 +137,125 @@ describe('http transport (nestbox serve)', () => {
     await expect(createClient().hostInfo()).rejects.toThrow(
       'Nestbox sent an unreadable answer to "host.info".',
     );
+  });
+});
+
+/** A WebSocket the test drives: records the URL and what the client sends. */
+class FakeWebSocket {
+  static last: FakeWebSocket | undefined;
+  binaryType: BinaryType = 'blob';
+  readyState = 0;
+  sent: unknown[] = [];
+  closedWith: number | undefined;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+
+  constructor(readonly url: string) {
+    FakeWebSocket.last = this;
+  }
+
+  send(data: unknown) {
+    this.sent.push(data);
+  }
+
+  close(code?: number) {
+    this.closedWith = code;
+  }
+
+  open() {
+    this.readyState = 1;
+    this.onopen?.(new Event('open'));
+  }
+
+  receive(data: unknown) {
+    this.onmessage?.({ data } as MessageEvent);
+  }
+
+  drop() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1006 } as CloseEvent);
+  }
+}
+
+describe('http transport subscriptions (WebSockets)', () => {
+  const transport = (token: string | null = 's3cret') =>
+    createNestboxClient(
+      createHttpTransport({
+        token,
+        WebSocket: FakeWebSocket as unknown as WebSocketConstructor,
+        location: { href: 'http://localhost:8080/#/library' },
+      }),
+    );
+
+  it('opens /api/events with the token in the URL and passes each list on', () => {
+    const lists: unknown[] = [];
+    const stop = transport().onVmsChanged((list) => lists.push(list));
+    const socket = FakeWebSocket.last;
+
+    expect(socket?.url).toBe('ws://localhost:8080/api/events?token=s3cret');
+    socket?.receive(JSON.stringify({ type: 'event', data: { root: '/vms', vms: [], broken: [] } }));
+    expect(lists).toEqual([{ root: '/vms', vms: [], broken: [] }]);
+    stop();
+    expect(socket?.closedWith).toBe(1000);
+  });
+
+  it('carries console output and input as binary, queueing input until the socket opens', async () => {
+    const output: Uint8Array[] = [];
+    const console_ = transport().openConsole(
+      { id: 'a1b2', history: true },
+      { data: (bytes) => output.push(bytes) },
+    );
+    const socket = FakeWebSocket.last;
+    expect(socket?.url).toBe('ws://localhost:8080/api/vms/a1b2/console?history=1&token=s3cret');
+    expect(socket?.binaryType).toBe('arraybuffer');
+
+    await console_.write('uname\n');
+    expect(socket?.sent).toEqual([]);
+    socket?.open();
+    expect(socket?.sent).toEqual([new TextEncoder().encode('uname\n')]);
+    socket?.receive(Uint8Array.of(36, 32).buffer);
+    expect(output).toEqual([Uint8Array.of(36, 32)]);
+  });
+
+  it('reports how a stream ended, or that the connection was lost', () => {
+    const ends: SubscriptionEnd[] = [];
+    const messages: ArrayBuffer[] = [];
+    transport().openDisplay(
+      { id: 'a1b2' },
+      { message: (data) => messages.push(data), end: (end) => ends.push(end) },
+    );
+    const display = FakeWebSocket.last;
+    expect(display?.url).toBe('ws://localhost:8080/api/vms/a1b2/display?token=s3cret');
+    display?.open();
+    display?.receive(new ArrayBuffer(32));
+    const end: SubscriptionEnd = { reason: 'vm-stopped' };
+    display?.receive(JSON.stringify({ type: 'end', end }));
+    display?.drop();
+
+    transport().onVmsChanged(
+      () => {},
+      (lost) => ends.push(lost),
+    );
+    FakeWebSocket.last?.drop();
+
+    expect(messages).toHaveLength(1);
+    expect(ends[0]).toEqual(end);
+    expect(ends[1]?.error?.code).toBe('unreachable');
+    expect(ends[1]?.error?.message).toMatch(/nestbox serve/);
+  });
+
+  it('keeps the field issues of a refused request', async () => {
+    const fetchMock = vi.fn<typeof fetch>();
+    const issues = [{ path: 'kernel', message: '/nope does not exist' }];
+    fetchMock.mockResolvedValue(
+      json(400, { error: { message: 'not valid', code: 'bad-request', issues } }),
+    );
+    const client = createNestboxClient(createHttpTransport({ token: 't', fetch: fetchMock }));
+
+    const error = await client.createVm({ name: 'x', kernel: '/nope' }).catch((e: unknown) => e);
+
+    expect((error as NestboxClientError).issues).toEqual(issues);
+    expect((error as NestboxClientError).code).toBe('bad-request');
   });
 });
