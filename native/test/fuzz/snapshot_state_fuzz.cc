@@ -7,12 +7,20 @@
 // has valid CRCs, so mode 1 wraps the rest in a well-formed container first
 // (each chunk becomes a section with a correct checksum), which lets the
 // fuzzer reach the RAM, vCPU and VM-state decoders behind the checksums.
+//
+// Whatever the mode, the whole input is also decoded as each device's saved
+// state (device_state_codec.h). A state that decodes must encode back to
+// exactly the bytes it was read from: the encoding has one form per state,
+// so anything else means a field the decoder skipped or invented.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
 #include "snapshot/core_sections.h"
+#include "snapshot/device_state_codec.h"
 #include "snapshot/kvm_state_codec.h"
 #include "snapshot/ram_file.h"
 #include "snapshot/snapshot_error.h"
@@ -66,9 +74,52 @@ void decode_all(const StateFile& file) {
   }
 }
 
+template <typename State>
+void decode_device_state(std::span<const std::uint8_t> bytes) {
+  ByteReader in(bytes, "fuzz device state");
+  State state{};
+  try {
+    decode_state(in, state);
+  } catch (const SnapshotError&) {
+    return;
+  }
+  ByteWriter out;
+  encode_state(out, state);
+  const std::span<const std::uint8_t> consumed = bytes.first(in.offset());
+  if (!std::equal(out.bytes().begin(), out.bytes().end(), consumed.begin(), consumed.end())) {
+    __builtin_trap();
+  }
+}
+
+void decode_all_device_states(std::span<const std::uint8_t> bytes) {
+  namespace nb = nestbox;
+  decode_device_state<nb::SerialPortState>(bytes);
+  decode_device_state<nb::I8042State>(bytes);
+  decode_device_state<nb::CmosRtcState>(bytes);
+  decode_device_state<nb::AcpiPmState>(bytes);
+  decode_device_state<nb::PostCodePortState>(bytes);
+  decode_device_state<nb::pci::PciConfigPortsState>(bytes);
+  decode_device_state<nb::pci::PciFunctionState>(bytes);
+  decode_device_state<nb::pci::MsixState>(bytes);
+  decode_device_state<nb::virtio::VirtQueueState>(bytes);
+  decode_device_state<nb::virtio::VirtioPciQueueState>(bytes);
+  decode_device_state<nb::virtio::VirtioPciState>(bytes);
+  decode_device_state<nb::virtio::VirtioBlkState>(bytes);
+  decode_device_state<nb::net::NetStats>(bytes);
+  decode_device_state<nb::virtio::VirtioNetState>(bytes);
+  decode_device_state<nb::virtio::VirtioInputState>(bytes);
+  decode_device_state<nb::virtio::VirtioRngState>(bytes);
+  decode_device_state<nb::net::NetBackendState>(bytes);
+  decode_device_state<nb::display::dispi::Registers>(bytes);
+  decode_device_state<nb::display::VgaCompatState>(bytes);
+  decode_device_state<nb::display::EdidConfig>(bytes);
+  decode_device_state<nb::display::BochsDisplayState>(bytes);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  decode_all_device_states({data, size});
   if (size == 0) return 0;
   const bool wrapped = (data[0] & 1) != 0;
   std::vector<std::uint8_t> bytes =
