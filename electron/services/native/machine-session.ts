@@ -4,6 +4,7 @@
  * complete with an event (pause, stop). Plain Node; the addon is passed in.
  */
 import type {
+  DiskConfig,
   ErrorEvent,
   Machine,
   MachineConfig,
@@ -12,6 +13,8 @@ import type {
   NativeAddon,
   ResetEvent,
   SerialEvent,
+  SnapshotFiles,
+  SnapshotSaveResult,
   StateEvent,
 } from './native-addon.ts';
 
@@ -140,6 +143,28 @@ export class MachineSession {
   /** Keyboard and pointer input (the addon's own methods). */
   get input(): MachineInput {
     return this.#machine;
+  }
+
+  /**
+   * Writes the machine's state and RAM to `files`; the machine must be paused (pause() first).
+   * `onProgress` gets RAM bytes dealt with out of the total.
+   */
+  saveSnapshot(
+    files: SnapshotFiles,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<SnapshotSaveResult> {
+    return this.#machine.saveSnapshot(files, onProgress);
+  }
+
+  /**
+   * Continues a snapshot in place (running or paused; the machine stays so). Without
+   * `ramFile`, RAM stays as it is: taking a snapshot switches to new disk overlays this way.
+   */
+  restoreSnapshot(
+    files: { stateFile: string; ramFile?: string },
+    disks: DiskConfig[],
+  ): Promise<void> {
+    return this.#machine.restoreSnapshot(files, disks);
   }
 
   close(): void {

@@ -50,7 +50,43 @@ export interface MachineConfig {
    * 00:15.0); null for a headless machine. Default: 16 MiB of video memory, 1024×768.
    */
   display?: DisplayConfig | null;
+  /**
+   * Continue a snapshot instead of booting: its machine-state file and RAM file, as written
+   * by `saveSnapshot`. The rest of the config must describe the same hardware (memory,
+   * vCPUs, disks, display, network); disks may be other files of the same size (new
+   * overlays). A snapshot that cannot be used throws SNAPSHOT_UNUSABLE with
+   * `snapshotProblem` saying why; nothing is written. The machine starts with start().
+   */
+  restore?: SnapshotFiles;
 }
+
+/** A snapshot's two files: CPU and device state, and guest RAM (sparse, mapped on restore). */
+export interface SnapshotFiles {
+  stateFile: string;
+  ramFile: string;
+}
+
+export interface SnapshotSaveResult {
+  /** Guest RAM size. */
+  ramBytes: number;
+  /** Non-zero pages written to the RAM file (the rest are holes). */
+  ramBytesWritten: number;
+  stateBytes: number;
+}
+
+/** Why a snapshot could not be used (the error's `snapshotProblem`). */
+export type SnapshotProblem =
+  | 'io'
+  | 'not-a-snapshot'
+  | 'newer-format'
+  | 'older-format'
+  | 'truncated'
+  | 'bad-checksum'
+  | 'duplicate-section'
+  | 'missing-section'
+  | 'unsupported-section'
+  | 'malformed'
+  | 'mismatch';
 
 export interface DisplayConfig {
   /** Video memory in MiB: a power of two from 1 to 256 (default 16). */
@@ -230,6 +266,8 @@ export type NativeErrorCode =
   | 'KVM_UNAVAILABLE'
   | 'KVM_FAILURE'
   | 'INVALID_STATE'
+  /** A snapshot's files cannot be used (`snapshotProblem` says why); nothing was changed. */
+  | 'SNAPSHOT_UNUSABLE'
   /** A disk image could not be opened: the message names the file and the problem. */
   | 'IMAGE_NOT_FOUND'
   | 'IMAGE_UNREADABLE'
@@ -249,6 +287,8 @@ export interface NativeError extends Error {
   code?: NativeErrorCode;
   /** With KVM_UNAVAILABLE: which fix applies, as in KvmStatus. */
   kvmProblem?: Extract<KvmStatus, { ok: false }>['problem'];
+  /** With SNAPSHOT_UNUSABLE: why. */
+  snapshotProblem?: SnapshotProblem;
 }
 
 /**
@@ -326,6 +366,26 @@ export interface Machine {
   wheel(dx: number, dy: number): boolean;
   /** Releases every key and button still held (the window lost focus). */
   releaseAllInput(): void;
+  /**
+   * Writes the whole machine state (vCPUs, interrupt controllers, devices, video memory) and
+   * guest RAM to `files`; only while paused. Each file appears complete or not at all.
+   * `onProgress` gets RAM bytes dealt with out of the total.
+   */
+  saveSnapshot(
+    files: SnapshotFiles,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<SnapshotSaveResult>;
+  /**
+   * Continues a snapshot in this machine in place of what runs now (running or paused; it
+   * stays so): vCPUs, devices and video memory from `files.stateFile`, guest RAM from
+   * `files.ramFile` — or, without it, RAM as it is (taking a snapshot switches disks this
+   * way) — and `disks` (same count and sizes: new overlays). A snapshot that cannot be used
+   * rejects with SNAPSHOT_UNUSABLE before anything changes.
+   */
+  restoreSnapshot(
+    files: { stateFile: string; ramFile?: string },
+    disks: DiskConfig[],
+  ): Promise<void>;
 }
 
 /** The guest display's visible mode. */
@@ -347,7 +407,32 @@ export type MachineConstructor = new (
   onEvent: (event: MachineEvent) => void,
 ) => Machine;
 
+/** What `imageMergeLayer` did. */
+export interface LayerMergeResult {
+  /** Guest bytes the child took over from the layer (data and zero ranges). */
+  bytesCopied: number;
+  /** Child clusters that became allocated doing so. */
+  clustersCopied: number;
+  /** The child already used the layer's backing file (an earlier run finished): nothing was done. */
+  alreadyMerged: boolean;
+}
+
 export interface NativeAddon extends DiskImageAddon {
+  /**
+   * Deleting a snapshot layer: fills every range of `childPath` (a qcow2 image whose backing
+   * file is `layerPath`) that the child does not define itself with what the layer defines
+   * there, then makes the layer's own backing file the child's (or none). The child reads the
+   * same before, during and after, even if interrupted; run it again to finish. The layer is
+   * not modified. Synchronous: blocks the calling thread for the copy. Throws an Error with an
+   * IMAGE_* `code` (IMAGE_BACKING_CHAIN when the child does not use the layer).
+   */
+  imageMergeLayer(layerPath: string, childPath: string): LayerMergeResult;
+  /**
+   * Points a qcow2 image at another backing file (stored as given, relative to the image's
+   * folder) or at none, without touching its content (`qemu-img rebase -u`). Synchronous.
+   */
+  imageRebase(childPath: string, backingPath: string | null): void;
+
   /** Never throws for the expected failures: they come back as `{ ok: false, problem, message }`. */
   probeKvm(devicePath?: string): KvmStatus;
   Machine: MachineConstructor;
@@ -355,4 +440,20 @@ export interface NativeAddon extends DiskImageAddon {
   version: string;
   /** Every `KeyboardEvent.code` `sendKey` understands. */
   keyCodeNames(): string[];
+  /**
+   * Reads and checks a snapshot's files completely without a machine (what a restore would
+   * read), so a revert can refuse an unusable snapshot before changing anything. Throws
+   * SNAPSHOT_UNUSABLE with `snapshotProblem`.
+   */
+  describeSnapshot(files: SnapshotFiles): SnapshotDescription;
+}
+
+export interface SnapshotDescription {
+  formatVersion: number;
+  vcpus: number;
+  ramBytes: number;
+  /** 0: the snapshot is of a headless machine. */
+  vramBytes: number;
+  /** The device records it holds ("com1", "virtio 00:04.0", …). */
+  devices: string[];
 }

@@ -27,6 +27,8 @@ Napi::Object init_nestbox_addon(Napi::Env env, Napi::Object exports) {
     }
     return array;
   }, "keyCodeNames"));
+  exports.Set("describeSnapshot",
+              Napi::Function::New(env, nestbox::binding::describe_snapshot_js, "describeSnapshot"));
   exports.Set("version", Napi::String::New(env, NESTBOX_VERSION));
   return exports;
 }

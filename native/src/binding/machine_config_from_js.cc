@@ -51,6 +51,8 @@ Napi::Object object_at(const Napi::Value& value, const std::string& where) {
   return value.As<Napi::Object>();
 }
 
+}  // namespace
+
 std::vector<DiskConfig> disks_from_js(const Napi::Value& value) {
   std::vector<DiskConfig> disks;
   if (value.IsUndefined()) return disks;
@@ -69,6 +71,8 @@ std::vector<DiskConfig> disks_from_js(const Napi::Value& value) {
   }
   return disks;
 }
+
+namespace {
 
 net::PortForward port_forward_from_js(const Napi::Value& value, const std::string& where) {
   const Napi::Object object = object_at(value, where);
@@ -200,6 +204,20 @@ MachineConfig machine_config_from_js(const Napi::Value& value) {
   config.network = network_from_js(object.Get("network"));
   config.entropy = optional_boolean(object, "", "entropy", true);
   config.display = display_from_js(object.Get("display"));
+
+  const Napi::Value restore = object.Get("restore");
+  if (!restore.IsUndefined()) {
+    if (!restore.IsObject()) type_error(env, "restore must be { stateFile, ramFile }");
+    const Napi::Object files = restore.As<Napi::Object>();
+    const auto path = [&](const char* name) {
+      const Napi::Value value = files.Get(name);
+      if (!value.IsString() || value.As<Napi::String>().Utf8Value().empty()) {
+        type_error(env, std::string("restore.") + name + " must be a non-empty string");
+      }
+      return value.As<Napi::String>().Utf8Value();
+    };
+    config.restore = SnapshotSource{path("stateFile"), path("ramFile")};
+  }
 
   // Ranges beyond types are checked by validate_machine_config, which knows the host.
   config.memory_mib = whole_number(object, "memoryMiB", 1ull << 40);

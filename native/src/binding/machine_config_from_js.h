@@ -4,10 +4,14 @@
 
 #include <napi.h>
 
+#include <vector>
+
 #include "machine/machine_config.h"
 
 namespace nestbox::binding {
 
 MachineConfig machine_config_from_js(const Napi::Value& value);
+// The `disks` field's format (undefined: none), also for restoreSnapshot.
+std::vector<DiskConfig> disks_from_js(const Napi::Value& value);
 
 }  // namespace nestbox::binding

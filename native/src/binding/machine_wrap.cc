@@ -1,6 +1,7 @@
 #include "binding/machine_wrap.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "binding/js_event_forwarder.h"
 #include "binding/js_numbers.h"
 #include "binding/machine_config_from_js.h"
+#include "common/nestbox_error.h"
 
 namespace nestbox::binding {
 
@@ -36,6 +38,8 @@ Napi::Function MachineWrap::define_class(Napi::Env env) {
                          InstanceMethod<&MachineWrap::pointer_button>("pointerButton"),
                          InstanceMethod<&MachineWrap::wheel>("wheel"),
                          InstanceMethod<&MachineWrap::release_all_input>("releaseAllInput"),
+                         InstanceMethod<&MachineWrap::save_snapshot>("saveSnapshot"),
+                         InstanceMethod<&MachineWrap::restore_snapshot>("restoreSnapshot"),
                          InstanceAccessor<&MachineWrap::state>("state"),
                      });
 }
@@ -297,6 +301,211 @@ Napi::Value MachineWrap::wheel(const Napi::CallbackInfo& info) {
 Napi::Value MachineWrap::release_all_input(const Napi::CallbackInfo& info) {
   machine_->input().release_all();
   return info.Env().Undefined();
+}
+
+namespace {
+
+struct SaveProgress {
+  std::uint64_t done;
+  std::uint64_t total;
+};
+
+// Machine::save_snapshot off the JS thread (it writes all of guest RAM).
+// Progress reaches `on_progress` throttled by N-API (the latest value wins),
+// and the wrap object is referenced until the save ends so the machine it
+// owns cannot be collected under it.
+class SaveSnapshotWorker : public Napi::AsyncProgressWorker<SaveProgress> {
+ public:
+  SaveSnapshotWorker(Napi::Env env, Napi::Object wrap, Machine& machine, SnapshotFiles files,
+                     Napi::Function on_progress)
+      : Napi::AsyncProgressWorker<SaveProgress>(env, "nestbox-save-snapshot"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        wrap_(Napi::Persistent(wrap)),
+        machine_(machine),
+        files_(std::move(files)) {
+    if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
+  }
+
+  [[nodiscard]] Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    try {
+      result_ = machine_.save_snapshot(files_, [&progress](std::uint64_t done, std::uint64_t total) {
+        const SaveProgress value{done, total};
+        progress.Send(&value, 1);
+      });
+    } catch (const std::exception& error) {
+      failure_ = std::current_exception();
+      SetError(error.what());
+    }
+  }
+
+  void OnProgress(const SaveProgress* data, size_t count) override {
+    if (on_progress_.IsEmpty() || count == 0) return;
+    const Napi::Env env = Env();
+    on_progress_.Call({Napi::Number::New(env, static_cast<double>(data[count - 1].done)),
+                       Napi::Number::New(env, static_cast<double>(data[count - 1].total))});
+  }
+
+  void OnOK() override {
+    const Napi::Env env = Env();
+    Napi::Object value = Napi::Object::New(env);
+    value.Set("ramBytes", static_cast<double>(result_.ram_size));
+    value.Set("ramBytesWritten", static_cast<double>(result_.ram_bytes_written));
+    value.Set("stateBytes", static_cast<double>(result_.state_bytes));
+    deferred_.Resolve(value);
+  }
+
+  void OnError(const Napi::Error& error) override {
+    if (!failure_) {
+      deferred_.Reject(error.Value());
+      return;
+    }
+    try {
+      std::rethrow_exception(failure_);
+    } catch (const std::exception& native) {
+      deferred_.Reject(to_js_error(Env(), native).Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference wrap_;
+  Napi::FunctionReference on_progress_;
+  Machine& machine_;
+  SnapshotFiles files_;
+  SnapshotSaveResult result_;
+  std::exception_ptr failure_;
+};
+
+// Machine::restore_snapshot off the JS thread: it maps files and waits for
+// the machine's I/O thread to swap boards.
+class RestoreSnapshotWorker : public Napi::AsyncWorker {
+ public:
+  RestoreSnapshotWorker(Napi::Env env, Napi::Object wrap, Machine& machine, SnapshotSource source,
+                        std::vector<DiskConfig> disks)
+      : Napi::AsyncWorker(env, "nestbox-restore-snapshot"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        wrap_(Napi::Persistent(wrap)),
+        machine_(machine),
+        source_(std::move(source)),
+        disks_(std::move(disks)) {}
+
+  [[nodiscard]] Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      machine_.restore_snapshot(source_, disks_);
+    } catch (const std::exception& error) {
+      failure_ = std::current_exception();
+      SetError(error.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& error) override { reject_with(deferred_, failure_, error); }
+
+ private:
+  static void reject_with(Napi::Promise::Deferred& deferred, const std::exception_ptr& failure,
+                          const Napi::Error& error) {
+    if (!failure) {
+      deferred.Reject(error.Value());
+      return;
+    }
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& native) {
+      deferred.Reject(to_js_error(error.Env(), native).Value());
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference wrap_;
+  Machine& machine_;
+  SnapshotSource source_;
+  std::vector<DiskConfig> disks_;
+  std::exception_ptr failure_;
+};
+
+std::string string_field(const Napi::Object& object, const char* method, const char* name,
+                         bool optional = false) {
+  const Napi::Value value = object.Get(name);
+  if (optional && value.IsUndefined()) return {};
+  if (!value.IsString() || value.As<Napi::String>().Utf8Value().empty()) {
+    throw Napi::TypeError::New(object.Env(), std::string(method) + ": " + name +
+                                                 " must be a non-empty string");
+  }
+  return value.As<Napi::String>().Utf8Value();
+}
+
+}  // namespace
+
+Napi::Value MachineWrap::save_snapshot(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throw Napi::TypeError::New(env, "saveSnapshot({ stateFile, ramFile }, onProgress?)");
+  }
+  const Napi::Object files = info[0].As<Napi::Object>();
+  SnapshotFiles paths{string_field(files, "saveSnapshot", "stateFile"),
+                      string_field(files, "saveSnapshot", "ramFile")};
+  Napi::Function on_progress;
+  if (info.Length() >= 2 && !info[1].IsUndefined()) {
+    if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "saveSnapshot: onProgress must be a function");
+    on_progress = info[1].As<Napi::Function>();
+  }
+  if (!machine_ || machine_->closed()) {
+    throw to_js_error(env, NestboxError(ErrorCode::InvalidState, "the machine is closed"));
+  }
+  // Owned by N-API once queued: it deletes itself after OnOK/OnError.
+  auto* worker = new SaveSnapshotWorker(env, Value(), *machine_, std::move(paths), on_progress);
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value MachineWrap::restore_snapshot(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject()) {
+    throw Napi::TypeError::New(env, "restoreSnapshot({ stateFile, ramFile? }, disks)");
+  }
+  const Napi::Object files = info[0].As<Napi::Object>();
+  SnapshotSource source{string_field(files, "restoreSnapshot", "stateFile"),
+                        string_field(files, "restoreSnapshot", "ramFile", true)};
+  std::vector<DiskConfig> disks = disks_from_js(info[1]);
+  if (!machine_ || machine_->closed()) {
+    throw to_js_error(env, NestboxError(ErrorCode::InvalidState, "the machine is closed"));
+  }
+  // Owned by N-API once queued: it deletes itself after OnOK/OnError.
+  auto* worker = new RestoreSnapshotWorker(env, Value(), *machine_, std::move(source), std::move(disks));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value describe_snapshot_js(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throw Napi::TypeError::New(env, "describeSnapshot({ stateFile, ramFile })");
+  }
+  const Napi::Object files = info[0].As<Napi::Object>();
+  const SnapshotFiles paths{string_field(files, "describeSnapshot", "stateFile"),
+                            string_field(files, "describeSnapshot", "ramFile")};
+  SnapshotDescription description;
+  try {
+    description = describe_snapshot(paths);
+  } catch (const std::exception& error) {
+    throw to_js_error(env, error);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("formatVersion", description.format_version);
+  result.Set("vcpus", description.vcpus);
+  result.Set("ramBytes", static_cast<double>(description.ram_bytes));
+  result.Set("vramBytes", static_cast<double>(description.vram_bytes));
+  Napi::Array devices = Napi::Array::New(env, description.devices.size());
+  for (std::uint32_t i = 0; i < description.devices.size(); ++i) devices.Set(i, description.devices[i]);
+  result.Set("devices", devices);
+  return result;
 }
 
 }  // namespace nestbox::binding

@@ -42,6 +42,8 @@ class MachineWrap : public Napi::ObjectWrap<MachineWrap> {
   Napi::Value pointer_button(const Napi::CallbackInfo& info);
   Napi::Value wheel(const Napi::CallbackInfo& info);
   Napi::Value release_all_input(const Napi::CallbackInfo& info);
+  Napi::Value save_snapshot(const Napi::CallbackInfo& info);
+  Napi::Value restore_snapshot(const Napi::CallbackInfo& info);
 
   // Joins the vCPU threads and frees the VM; the forwarder is released only
   // when Node is not already tearing it down.
@@ -58,5 +60,9 @@ class MachineWrap : public Napi::ObjectWrap<MachineWrap> {
   CleanupHook cleanup_hook_;
   bool cleanup_hook_registered_ = false;
 };
+
+// addon.describeSnapshot({ stateFile, ramFile }): reads and checks a
+// snapshot without a machine (Machine's describe_snapshot).
+Napi::Value describe_snapshot_js(const Napi::CallbackInfo& info);
 
 }  // namespace nestbox::binding

@@ -99,8 +99,8 @@ std::string pci_slot_name(std::uint8_t slot) {
 
 Board::Board(const kvm::KvmSystem& system, const GuestMemory& memory, const MachineConfig& config,
              const BootImages& images, std::span<const kvm_cpuid_entry2> supported_cpuid,
-             const BoardPeripherals& peripherals, BoardCallbacks callbacks)
-    : callbacks_(std::move(callbacks)), vm_(system.create_vm()) {
+             const BoardPeripherals& peripherals, BoardCallbacks callbacks, BoardBoot boot)
+    : callbacks_(std::move(callbacks)), system_(system), vm_(system.create_vm()), boot_(boot) {
   if (!callbacks_.log) callbacks_.log = [](std::string_view) {};
   // A guest's reset or power-off takes effect at once, as on hardware: no vCPU
   // runs another instruction of this boot while the machine reboots or stops.
@@ -119,7 +119,7 @@ Board::Board(const kvm::KvmSystem& system, const GuestMemory& memory, const Mach
       std::array<std::shared_ptr<InterruptLine>, pci::kIntxLineCount>{
           irq(pci::kIntxFirstGsi), irq(pci::kIntxFirstGsi + 1), irq(pci::kIntxFirstGsi + 2),
           irq(pci::kIntxFirstGsi + 3)});
-  load_boot_images(memory, config, images);
+  if (boot_ == BoardBoot::Kernel) load_boot_images(memory, config, images);
 
   vm_.set_tss_address(x86::layout::kTssAddress);
   vm_.set_identity_map_address(kIdentityMapAddress);
@@ -200,7 +200,8 @@ void Board::attach_devices(const MachineConfig& /*config*/, const GuestMemory& m
   port_bus_.attach(kI8042CommandPort, 1,
                    std::make_shared<BusWindow>(keyboard_, i8042::kCommandPort));
 
-  port_bus_.attach(kPostCodePort, 1, std::make_shared<PostCodePort>());
+  post_code_ = std::make_shared<PostCodePort>();
+  port_bus_.attach(kPostCodePort, 1, post_code_);
 
   auto pm = std::make_shared<AcpiPmBlock>(
       host_monotonic_clock(), irq(kSciGsi),
@@ -209,12 +210,14 @@ void Board::attach_devices(const MachineConfig& /*config*/, const GuestMemory& m
                              nullptr});
   port_bus_.attach(acpi_pm::kDefaultBasePort, acpi_pm::kBlockLength, pm);
   power_button_ = [pm] { pm->press_power_button(); };
+  pm_ = pm;
 
   auto rtc = std::make_shared<CmosRtc>(host_wall_clock(), host_monotonic_clock(), irq(kRtcGsi));
   const std::span<const GuestRamRegion> regions = memory.regions();
   rtc->set_memory_size(regions.empty() ? 0 : regions[0].size,
                        regions.size() > 1 ? regions[1].size : 0);
   port_bus_.attach(kRtcPort, rtc::kPortCount, rtc);
+  rtc_ = rtc;
   // The RTC's periodic, alarm and update interrupts come from a timer on the
   // I/O thread, kept at the device's next deadline.
   auto timer = std::make_shared<IoTimer>();
@@ -297,6 +300,8 @@ void Board::attach_pci_devices(const GuestMemory& memory, const BoardPeripherals
 void Board::attach_display(const GuestMemory& memory, const DisplayConfig& config) {
   framebuffer_slot_ = std::make_unique<FramebufferSlot>(vm_);
   display_->set_framebuffer_mapper(framebuffer_slot_.get());
+  // A snapshot brings its own mode and VRAM, and its RAM must not be written.
+  if (boot_ == BoardBoot::Snapshot) return;
   // As firmware leaves it for a directly booted kernel: a linear 32-bpp mode,
   // described in boot_params' screen_info so the console draws on it before
   // any display driver loads.
@@ -334,7 +339,9 @@ void Board::create_vcpus(const MachineConfig& config,
         ++done;
       }
     }
-    if (index == 0) {
+    if (boot_ == BoardBoot::Snapshot) {
+      // restore_state() sets every register, the LAPIC and the MP state.
+    } else if (index == 0) {
       kvm_lapic_state lapic = vcpu.get_lapic();
       x86::lapic::program_boot_cpu_lints(std::span<std::uint8_t, x86::lapic::kRegisterPageSize>(
           reinterpret_cast<std::uint8_t*>(lapic.regs), x86::lapic::kRegisterPageSize));

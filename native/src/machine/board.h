@@ -22,6 +22,8 @@
 #include "bus/address_bus.h"
 #include "kvm/kvm_system.h"
 #include "kvm/kvm_vm.h"
+#include "kvm/vcpu_state.h"
+#include "kvm/vm_state.h"
 #include "machine/io_thread.h"
 #include "machine/machine_config.h"
 #include "machine/machine_events.h"
@@ -41,6 +43,9 @@ namespace virtio {
 class VirtioInput;
 }
 class I8042Controller;
+class AcpiPmBlock;
+class CmosRtc;
+class PostCodePort;
 namespace net {
 class NetBackend;
 }
@@ -95,13 +100,34 @@ struct BoardCallbacks {
   std::function<void(std::string_view)> log;  // device notices for the VM's log
 };
 
+// How a board starts: booting the kernel into cleared RAM, or continuing a
+// snapshot whose RAM is already in place (restore_state() follows).
+enum class BoardBoot { Kernel, Snapshot };
+
+// One device's saved state, encoded (snapshot/device_state_codec.h), under a
+// name that says which device it belongs to ("com1", "virtio 00:04.0").
+struct DeviceStateRecord {
+  std::string name;
+  std::vector<std::uint8_t> bytes;
+};
+
+// Everything of a paused board a snapshot holds, apart from guest RAM.
+struct BoardState {
+  std::vector<kvm::VcpuState> vcpus;
+  kvm::VmState vm;
+  std::vector<DeviceStateRecord> devices;
+  std::vector<std::uint8_t> vram;  // the display's video memory; empty without a display
+};
+
 class Board {
  public:
-  // Loads the boot images into `memory` (which must read as zero) and builds
-  // the VM. Throws NestboxError with a message naming what was wrong.
+  // Kernel: loads the boot images into `memory` (which must read as zero).
+  // Snapshot: leaves `memory` alone; call restore_state() before start().
+  // Builds the VM. Throws NestboxError with a message naming what was wrong.
   Board(const kvm::KvmSystem& system, const GuestMemory& memory, const MachineConfig& config,
         const BootImages& images, std::span<const kvm_cpuid_entry2> supported_cpuid,
-        const BoardPeripherals& peripherals, BoardCallbacks callbacks);
+        const BoardPeripherals& peripherals, BoardCallbacks callbacks,
+        BoardBoot boot = BoardBoot::Kernel);
   ~Board();
   Board(const Board&) = delete;
   Board& operator=(const Board&) = delete;
@@ -123,6 +149,14 @@ class Board {
 
   std::size_t send_serial_input(std::span<const std::uint8_t> bytes);
   void press_power_button();
+
+  // Snapshots (board_snapshot.cc). save_state: every vCPU parked and nothing
+  // else touching devices or RAM (the machine runs it on its I/O thread);
+  // completes in-flight disk requests first. restore_state: a board built
+  // with BoardBoot::Snapshot, before start(); throws SnapshotError (Mismatch)
+  // when the state does not fit this board's hardware, or Malformed.
+  [[nodiscard]] BoardState save_state();
+  void restore_state(const BoardState& state);
 
   // The devices input and display consumers use; the virtio ones and the
   // display are null on a headless board.
@@ -146,17 +180,24 @@ class Board {
   void attach_devices(const MachineConfig& config, const GuestMemory& memory);
   void attach_pci_devices(const GuestMemory& memory, const BoardPeripherals& peripherals);
   void attach_display(const GuestMemory& memory, const DisplayConfig& config);
+  // board_snapshot.cc: each device's record, in restore order.
+  [[nodiscard]] std::vector<DeviceStateRecord> save_devices() const;
+  void restore_devices(std::span<const DeviceStateRecord> records);
   // Runs `task` on the machine's I/O thread (dropped when none is attached).
   void post_to_io(std::function<void()> task);
   void create_vcpus(const MachineConfig& config, std::span<const kvm_cpuid_entry2> supported);
   std::shared_ptr<KvmInterruptLine> irq(std::uint32_t gsi);
 
   BoardCallbacks callbacks_;
+  const kvm::KvmSystem& system_;  // the machine's; outlives the board
   kvm::KvmVm vm_;
   AddressBus port_bus_{"port I/O"};
   AddressBus mmio_bus_{"MMIO"};
   std::shared_ptr<SerialPort> com1_;
   std::shared_ptr<I8042Controller> keyboard_;
+  std::shared_ptr<PostCodePort> post_code_;
+  std::shared_ptr<AcpiPmBlock> pm_;
+  std::shared_ptr<CmosRtc> rtc_;
   std::unique_ptr<PciPlatform> pci_;
   std::shared_ptr<virtio::VirtioInput> virtio_keyboard_;
   std::shared_ptr<virtio::VirtioInput> virtio_tablet_;
@@ -172,6 +213,7 @@ class Board {
   x86::LongModeState long_mode_{};
   std::uint64_t acpi_rsdp_address_ = 0;
 
+  BoardBoot boot_;
   std::unique_ptr<VcpuRunControl> run_control_;
   std::vector<std::uint64_t> exits_seen_;
   // Last: destroyed first, so no vCPU thread outlives the devices it uses.

@@ -15,8 +15,6 @@ namespace nestbox {
 namespace {
 
 constexpr std::uint64_t kNanosecondsPerMillisecond = 1'000'000;
-// Board generations start at 1; a request that applies whichever boot is current.
-constexpr std::uint64_t kAnyBoot = 0;
 
 BootImages read_boot_images(const MachineConfig& config) {
   BootImages images;
@@ -39,15 +37,28 @@ Machine::Machine(const MachineConfig& config, MachineEventSink& events)
       config_, current_host_limits(static_cast<std::uint32_t>(system_.max_vcpus())));
   images_ = read_boot_images(config_);
   supported_cpuid_ = system_.supported_cpuid();
-  memory_.emplace(GuestMemory::allocate(x86::layout::guest_ram_regions(config_.memory_mib << 20)));
+  std::optional<BoardState> restored;
+  if (config_.restore) {
+    LoadedSnapshot snapshot = load_snapshot(*config_.restore);
+    if (!snapshot.memory) {
+      throw NestboxError(ErrorCode::InvalidConfig, "restore.ramFile is required");
+    }
+    memory_.emplace(std::move(*snapshot.memory));
+    restored = std::move(snapshot.board);
+  } else {
+    memory_.emplace(
+        GuestMemory::allocate(x86::layout::guest_ram_regions(config_.memory_mib << 20)));
+  }
   open_peripherals();
-  board_ = build_board();
+  board_ = build_board(restored ? BoardBoot::Snapshot : BoardBoot::Kernel);
   display_monitor_ = std::make_unique<DisplayMonitor>(
       io_, events_, [this](const std::optional<display::DisplayMode>& mode) {
         if (mode) input_.set_display_size(mode->width, mode->height);
       });
   display_monitor_->attach_io();
   connect_board_devices(board_.get());
+  // After the display monitor listens: the restored display announces its mode.
+  if (restored) board_->restore_state(*restored);
 
   const std::uint64_t period =
       static_cast<std::uint64_t>(kHaltProbeInterval.count()) * kNanosecondsPerMillisecond;
@@ -159,9 +170,10 @@ std::optional<std::vector<std::uint8_t>> Machine::screenshot_png() const {
   return display ? display->screenshot_png() : std::nullopt;
 }
 
-void Machine::open_peripherals() {
-  for (std::size_t i = 0; i < config_.disks.size(); ++i) {
-    const DiskConfig& disk = config_.disks[i];
+std::vector<BoardDisk> Machine::open_disks(const std::vector<DiskConfig>& disks) const {
+  std::vector<BoardDisk> opened;
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    const DiskConfig& disk = disks[i];
     // Opening validates the header, the tables it points at and the whole
     // backing chain, so a corrupt or truncated image fails here, with a
     // message naming the file, before the guest could see a half-working
@@ -169,8 +181,13 @@ void Machine::open_peripherals() {
     std::shared_ptr<block::DiskImage> image =
         block::open_disk_image(disk.path, block::OpenOptions{disk.read_only});
     const std::string serial = disk.serial.empty() ? "nestbox-disk" + std::to_string(i) : disk.serial;
-    peripherals_.disks.push_back(BoardDisk{std::move(image), disk.read_only, serial});
+    opened.push_back(BoardDisk{std::move(image), disk.read_only, serial});
   }
+  return opened;
+}
+
+void Machine::open_peripherals() {
+  peripherals_.disks = open_disks(config_.disks);
   peripherals_.entropy = config_.entropy;
   peripherals_.display = config_.display;
   if (config_.network) {
@@ -188,7 +205,7 @@ void Machine::open_peripherals() {
   }
 }
 
-std::unique_ptr<Board> Machine::build_board() {
+std::unique_ptr<Board> Machine::build_board(BoardBoot boot) {
   const std::uint64_t generation = board_generation_ + 1;
   BoardCallbacks callbacks;
   callbacks.serial_output = [this](std::span<const std::uint8_t> bytes) {
@@ -215,7 +232,7 @@ std::unique_ptr<Board> Machine::build_board() {
   };
   callbacks.log = [this](std::string_view message) { events_.on_log(message); };
   auto board = std::make_unique<Board>(system_, *memory_, config_, images_, supported_cpuid_,
-                                       peripherals_, std::move(callbacks));
+                                       peripherals_, std::move(callbacks), boot);
   const std::lock_guard lock(board_mutex_);
   board_generation_ = generation;
   return board;

@@ -41,8 +41,32 @@
 #include "memory/guest_memory.h"
 #include "net/pollable_driver.h"
 #include "net/slirp_backend.h"
+#include "snapshot/ram_file.h"
 
 namespace nestbox {
+
+struct SnapshotFiles {
+  std::string state_path;
+  std::string ram_path;
+};
+
+struct SnapshotSaveResult {
+  std::uint64_t ram_size = 0;           // guest RAM
+  std::uint64_t ram_bytes_written = 0;  // non-zero pages written to the RAM file
+  std::uint64_t state_bytes = 0;        // the machine-state file
+};
+
+// What a snapshot's files hold, read and checked completely without a
+// machine: so a revert can refuse a corrupt or unreadable snapshot before it
+// changes anything. Throws SnapshotError like a restore would.
+struct SnapshotDescription {
+  std::uint32_t format_version = 0;
+  std::uint32_t vcpus = 0;
+  std::uint64_t ram_bytes = 0;
+  std::uint64_t vram_bytes = 0;  // 0: headless
+  std::vector<std::string> devices;
+};
+[[nodiscard]] SnapshotDescription describe_snapshot(const SnapshotFiles& files);
 
 struct MachineStats {
   BusStats ports;
@@ -105,6 +129,26 @@ class Machine {
                           std::span<const display::DirtyRect> rects) const;
   // The visible frame as PNG; nullopt without a visible mode.
   [[nodiscard]] std::optional<std::vector<std::uint8_t>> screenshot_png() const;
+  // Writes the whole machine state to `files` (machine_snapshot.cc): every
+  // vCPU, the interrupt controllers, PIT and clock, every device, the video
+  // memory, and guest RAM as a sparse file. Only while paused (InvalidState
+  // otherwise); runs on the I/O thread, which it holds for the duration, so
+  // no device touches RAM meanwhile. Each file appears complete or not at
+  // all. Throws SnapshotError (Io) on a write failure; `progress` may throw
+  // to cancel.
+  SnapshotSaveResult save_snapshot(const SnapshotFiles& files,
+                                   const snapshot::RamFileProgress& progress = {});
+
+  // Continues a snapshot in this machine, in place of what runs now: the
+  // vCPUs, devices and video memory from `source.state_path`; guest RAM from
+  // `source.ram_path`, or, when that is empty, the RAM as it is (taking a
+  // snapshot switches disks this way, without touching RAM); the disks from
+  // `disks` (same count and sizes as before: new overlays). Everything is
+  // read and checked before the running board is touched, so a snapshot
+  // that cannot be used throws SnapshotError and leaves the machine as it
+  // was. Only while running or paused, and the machine stays in that state.
+  void restore_snapshot(const SnapshotSource& source, const std::vector<DiskConfig>& disks);
+
   // Stops the vCPUs if needed, joins their threads and frees the VM. Idempotent.
   void close();
 
@@ -113,7 +157,21 @@ class Machine {
   [[nodiscard]] bool closed() const;
 
  private:
-  std::unique_ptr<Board> build_board();
+  // Board generations start at 1; a request that applies whichever boot is current.
+  static constexpr std::uint64_t kAnyBoot = 0;
+
+  std::unique_ptr<Board> build_board(BoardBoot boot = BoardBoot::Kernel);
+  // machine_snapshot.cc: reads and checks a snapshot; maps its RAM file
+  // unless `source.ram_path` is empty.
+  struct LoadedSnapshot {
+    BoardState board;
+    std::optional<GuestMemory> memory;
+  };
+  [[nodiscard]] LoadedSnapshot load_snapshot(const SnapshotSource& source) const;
+  [[nodiscard]] std::vector<BoardDisk> open_disks(const std::vector<DiskConfig>& disks) const;
+  void restore_snapshot_on_io_thread(LoadedSnapshot& snapshot, std::vector<BoardDisk>& disks);
+  SnapshotSaveResult save_snapshot_on_io_thread(const SnapshotFiles& files,
+                                                const snapshot::RamFileProgress& progress);
   // Points input and the display monitor at `board`'s devices (null: none).
   void connect_board_devices(const Board* board);
   [[nodiscard]] std::shared_ptr<display::BochsDisplay> current_display() const;

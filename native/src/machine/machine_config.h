@@ -51,6 +51,13 @@ inline constexpr std::uint8_t kTabletPciSlot = 21;
 inline constexpr std::size_t kMaxDiskSerialLength = 20;
 inline constexpr std::size_t kMaxPortForwards = 64;
 
+// A snapshot to continue instead of booting: its machine-state file and RAM
+// file (snapshot/). The rest of the config must describe the same hardware.
+struct SnapshotSource {
+  std::string state_path;
+  std::string ram_path;
+};
+
 struct MachineConfig {
   std::string kernel_path;
   x86::KernelFormat kernel_format = x86::KernelFormat::Auto;
@@ -66,6 +73,7 @@ struct MachineConfig {
   std::optional<NetworkConfig> network;  // absent: no NIC
   bool entropy = true;                   // virtio-rng fed from the host's getrandom
   std::optional<DisplayConfig> display = DisplayConfig{};  // absent: headless (serial only)
+  std::optional<SnapshotSource> restore;                  // absent: boot the kernel
 };
 
 struct HostLimits {

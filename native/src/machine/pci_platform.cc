@@ -47,11 +47,11 @@ PciPlatform::PciPlatform(const kvm::KvmVm& vm, AddressBus& port_bus, AddressBus&
                                                      pci::kMmioWindowSize)),
       router_(io_space_, mmio_space_),
       root_(std::make_shared<pci::PciRootComplex>(router_, std::move(intx_lines))),
-      msi_sink_(std::make_shared<KvmMsiSink>(vm)) {
+      msi_sink_(std::make_shared<KvmMsiSink>(vm)),
+      config_ports_(std::make_shared<pci::PciConfigPorts>(root_)) {
   router_.set_listener(
       [this](const pci::PciBarMapping& mapping, bool mapped) { on_bar_moved(mapping, mapped); });
-  port_bus.attach(pci::kConfigAddressPort, pci::kConfigPortCount,
-                  std::make_shared<pci::PciConfigPorts>(root_));
+  port_bus.attach(pci::kConfigAddressPort, pci::kConfigPortCount, config_ports_);
   port_bus.attach(pci::kIoWindowBase, pci::kIoWindowSize, io_space_);
   mmio_bus.attach(pci::kEcamBase, pci::kEcamSize, std::make_shared<pci::PciEcam>(root_));
   mmio_bus.attach(pci::kMmioWindowBase, pci::kMmioWindowSize, mmio_space_);
@@ -74,6 +74,15 @@ std::shared_ptr<virtio::VirtioPciDevice> PciPlatform::add_virtio(
   root_->add_device(slot, function);  // validates the slot
   virtio_[slot] = std::move(entry);
   return function;
+}
+
+std::vector<std::pair<std::uint8_t, std::shared_ptr<virtio::VirtioPciDevice>>>
+PciPlatform::virtio_functions() const {
+  std::vector<std::pair<std::uint8_t, std::shared_ptr<virtio::VirtioPciDevice>>> functions;
+  for (std::size_t slot = 0; slot < virtio_.size(); ++slot) {
+    if (virtio_[slot]) functions.emplace_back(static_cast<std::uint8_t>(slot), virtio_[slot]->device);
+  }
+  return functions;
 }
 
 void PciPlatform::add_function(std::uint8_t slot, std::shared_ptr<pci::PciFunction> function) {

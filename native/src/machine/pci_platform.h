@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bus/address_bus.h"
@@ -29,6 +30,7 @@
 #include "bus/pci/pci_intx.h"
 #include "bus/pci/pci_root_complex.h"
 #include "devices/interrupt_line.h"
+#include "bus/pci/pci_config_ports.h"
 #include "devices/virtio/pci/virtio_pci_device.h"
 #include "kvm/kvm_vm.h"
 #include "machine/io_thread.h"
@@ -69,6 +71,12 @@ class PciPlatform {
 
   [[nodiscard]] const std::shared_ptr<pci::MsiSink>& msi_sink() const { return msi_sink_; }
 
+  // For snapshots: the virtio functions by slot (ascending) and the
+  // configuration-address latch at 0xcf8.
+  [[nodiscard]] std::vector<std::pair<std::uint8_t, std::shared_ptr<virtio::VirtioPciDevice>>>
+  virtio_functions() const;
+  [[nodiscard]] pci::PciConfigPorts& config_ports() const { return *config_ports_; }
+
  private:
   struct VirtioSlot;
   void on_bar_moved(const pci::PciBarMapping& mapping, bool mapped);
@@ -79,6 +87,7 @@ class PciPlatform {
   pci::PciBarRouter router_;
   std::shared_ptr<pci::PciRootComplex> root_;
   std::shared_ptr<pci::MsiSink> msi_sink_;
+  std::shared_ptr<pci::PciConfigPorts> config_ports_;
   // By PCI device number; only the table is fixed after setup, each slot's
   // registration changes under its function's config lock.
   std::array<std::unique_ptr<VirtioSlot>, pci::kDevicesPerBus> virtio_;

@@ -61,6 +61,7 @@ const PROGRAMS = [
   'display-pattern',
   'input-echo',
   'bench-display',
+  'snapshot-counter',
 ] as const;
 export type GuestProgram = (typeof PROGRAMS)[number];
 
