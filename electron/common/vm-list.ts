@@ -4,7 +4,8 @@
  */
 
 /** off: no VM host; crashed: its host died (the log is kept); unresponsive: alive but silent. */
-export type VmRunState = 'off' | 'running' | 'paused' | 'crashed' | 'unresponsive';
+/** 'suspended': off, with its whole state saved; starting it continues there. */
+export type VmRunState = 'off' | 'suspended' | 'running' | 'paused' | 'crashed' | 'unresponsive';
 
 export interface VmSummary {
   id: string;

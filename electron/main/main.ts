@@ -5,7 +5,10 @@
 import path from 'node:path';
 import { app, Menu, session } from 'electron';
 import { loadNativeAddon } from '../services/native/load-addon.ts';
-import { createRequestHandlers } from '../services/request-handlers.ts';
+import { applyQuitPolicy } from '../services/quit-policy.ts';
+import { createAppServices, type AppServices } from '../services/request-handlers.ts';
+import { SettingsStore, settingsFilePath } from '../services/settings/settings-store.ts';
+import { openVmServices } from '../services/vm-host/vm-services.ts';
 import { applicationMenuTemplate } from './application-menu.ts';
 import { handleAppProtocol, registerAppScheme } from './app-protocol.ts';
 import { wireIpc } from './ipc-wiring.ts';
@@ -17,6 +20,7 @@ registerAppScheme();
 app.enableSandbox();
 
 let mainWindow: MainWindow | undefined;
+let services: AppServices | undefined;
 
 async function start(): Promise<void> {
   const appPath = app.getAppPath();
@@ -31,10 +35,31 @@ async function start(): Promise<void> {
     website: 'https://nestbox.invalid',
   });
 
-  wireIpc(createRequestHandlers({ appVersion: app.getVersion(), loadNativeAddon }), () =>
-    mainWindow && !mainWindow.window.isDestroyed() ? [mainWindow.window] : [],
+  services = createAppServices({ appVersion: app.getVersion(), loadNativeAddon });
+  wireIpc(
+    services.handlers,
+    () => (mainWindow && !mainWindow.window.isDestroyed() ? [mainWindow.window] : []),
+    services.subscriptions,
   );
   mainWindow = await createMainWindow(path.join(appPath, 'dist', 'electron', 'preload.cjs'));
+}
+
+async function prepareToQuit(): Promise<void> {
+  try {
+    const settings = new SettingsStore({ filePath: settingsFilePath() });
+    await settings.load();
+    const action = settings.current().onQuitWithRunningVms;
+    if (action !== 'keep-running') {
+      const outcomes = await applyQuitPolicy(action, await openVmServices());
+      for (const outcome of outcomes.filter((o) => o.problem)) {
+        console.error(`nestbox: "${outcome.name}" was left running: ${outcome.problem}`);
+      }
+    }
+  } catch (error) {
+    console.error('nestbox: running VMs were left running:', error);
+  }
+  services?.close();
+  await mainWindow?.stateTracker.flush();
 }
 
 // One Nestbox per user session: VMs and their state have one owner.
@@ -46,13 +71,15 @@ if (!app.requestSingleInstanceLock()) {
   });
   app.on('window-all-closed', () => app.quit());
 
-  // Let the last window-state write reach the disk before the process exits.
-  let flushed = false;
+  // Before the process exits: running VMs get what the preference says (they keep running by
+  // default; a VM whose suspend or power-off fails is left running, never lost), and the last
+  // window-state write reaches the disk.
+  let quitting = false;
   app.on('will-quit', (event) => {
-    if (flushed || !mainWindow) return;
+    if (quitting) return;
     event.preventDefault();
-    flushed = true;
-    void mainWindow.stateTracker.flush().finally(() => app.quit());
+    quitting = true;
+    void prepareToQuit().finally(() => app.quit());
   });
 
   app

@@ -1,4 +1,7 @@
 /** `nestbox delete NAME [--permanently]`: removes a VM from the library (to the trash). */
+import { loadNativeAddon } from '../../services/native/load-addon.ts';
+import { prepareToDeleteVm } from '../../services/vm-host/vm-clone.ts';
+import { VmSnapshots } from '../../services/vm-host/vm-snapshots.ts';
 import { LibraryError } from '../../services/library/library-error.ts';
 import type { DeleteOutcome, VmTarget } from '../../services/library/vm-library.ts';
 import { VmLookupError, findVm } from '../../services/vm-host/vm-services.ts';
@@ -58,6 +61,7 @@ export const deleteCommand: Command = {
       target = { id: vm.id };
       label = `"${vm.config.name}"`;
       await services.registry.clearDeadHost(vm);
+      await prepareToDeleteVm(services.library, new VmSnapshots(services, loadNativeAddon), vm);
     } catch (error) {
       if (!(error instanceof VmLookupError && error.broken)) throw error;
       target = { folder: error.broken.folder };

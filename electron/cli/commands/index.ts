@@ -1,5 +1,6 @@
 /** Every `nestbox` subcommand, in the order `nestbox --help` lists them. */
 import type { Command } from '../command.ts';
+import { cloneCommand } from './clone.ts';
 import { consoleCommand } from './console.ts';
 import { createCommand } from './create.ts';
 import { deleteCommand } from './delete.ts';
@@ -11,7 +12,9 @@ import { resumeCommand } from './resume.ts';
 import { runCommand } from './run.ts';
 import { screenshotCommand } from './screenshot.ts';
 import { serveCommand } from './serve.ts';
+import { snapshotCommand } from './snapshot.ts';
 import { startCommand } from './start.ts';
+import { suspendCommand } from './suspend.ts';
 import { stopCommand } from './stop.ts';
 
 export const commands: readonly Command[] = [
@@ -24,8 +27,11 @@ export const commands: readonly Command[] = [
   stopCommand,
   pauseCommand,
   resumeCommand,
+  suspendCommand,
   resetCommand,
   consoleCommand,
   screenshotCommand,
+  snapshotCommand,
+  cloneCommand,
   deleteCommand,
 ];

@@ -1,5 +1,7 @@
 /** `nestbox start NAME`: runs a VM in a VM host process of its own. */
+import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import { vmLogPath } from '../../services/vm-host/runtime-files.ts';
+import { VmSnapshots } from '../../services/vm-host/vm-snapshots.ts';
 import { VmStartError } from '../../services/vm-host/vm-host-registry.ts';
 import { ExitCode, type Command } from '../command.ts';
 import { NAME_HELP, lookupVm, parseVmCommand, vmServices } from '../vm-commands.ts';
@@ -8,7 +10,7 @@ export const startCommand: Command = {
   name: 'start',
   summary: 'Start a VM in the background, in its own VM host process',
   usage: [
-    'Usage: nestbox start NAME [--json]',
+    'Usage: nestbox start NAME [--discard-suspended] [--json]',
     '',
     'Starts the VM in a VM host process of its own and returns once the VM runs. The VM',
     'keeps running after this command (and the terminal) ends; reach it with',
@@ -16,7 +18,10 @@ export const startCommand: Command = {
     '<folder>/logs/vm.log.',
     NAME_HELP,
     '',
+    'A suspended VM continues where it was suspended.',
+    '',
     'Options:',
+    '  --discard-suspended   throw away the suspended state and boot afresh',
     '  --json   print {"id", "name", "pid", "socket", "log"}',
     '  --help   show this help',
     '',
@@ -30,6 +35,7 @@ export const startCommand: Command = {
   async run(args, context) {
     const parsed = parseVmCommand(this.usage, args, context, ['NAME'], {
       json: { type: 'boolean' },
+      'discard-suspended': { type: 'boolean' },
     });
     if (!parsed) return ExitCode.ok;
     const {
@@ -38,6 +44,14 @@ export const startCommand: Command = {
     } = parsed;
     const services = await vmServices(context);
     const vm = await lookupVm(services, name);
+    if (values['discard-suspended']) {
+      const status = await services.registry.status(vm);
+      if (status.state === 'suspended') {
+        const store = await new VmSnapshots(services, loadNativeAddon).openStore(vm);
+        await store.clearResume();
+        context.stderr(`discarded the suspended state of "${vm.config.name}"`);
+      }
+    }
     let started;
     try {
       started = await services.registry.start(vm);

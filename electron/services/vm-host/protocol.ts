@@ -20,6 +20,7 @@
  * unknown method or bad params are ordinary error responses, so newer clients can probe.
  */
 import type { MachineState, MachineStats, ResetCause, StopReason } from '../native/native-addon.ts';
+import type { CollectResult, SnapshotNode, SnapshotTree } from '../snapshots/snapshot-store.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -68,6 +69,8 @@ export type HostErrorCode =
   | 'too-slow'
   /** The machine has stopped and the host is exiting. */
   | 'shutting-down'
+  /** A snapshot operation was refused (unknown snapshot, protected, broken tree, unusable files). */
+  | 'snapshot-error'
   /** Anything else; the message says what. */
   | 'failed';
 
@@ -169,6 +172,24 @@ export interface HostMethodMap {
   releaseAllInput: { params: undefined; result: Empty };
   /** Every `KeyboardEvent.code` sendKey understands. */
   keyCodeNames: { params: undefined; result: { codes: string[] } };
+  /** The VM's snapshot tree and where it is now. */
+  snapshotList: { params: undefined; result: SnapshotTree };
+  /** A snapshot of the running VM, with memory; `progress` events report the RAM written. */
+  snapshotTake: { params: { name: string; description?: string }; result: SnapshotNode };
+  /** Go to a snapshot (by id, or by name when unique): 'running' for a memory snapshot, else the VM powers off. */
+  snapshotRevert: { params: { snapshot: string }; result: { state: 'running' | 'stopped' } };
+  snapshotDelete: { params: { snapshot: string }; result: CollectResult };
+  /** Marks a snapshot as used (or no longer used) by a linked clone, which protects it. */
+  snapshotProtect: {
+    params: { snapshot: string; cloneVmId: string; protect: boolean };
+    result: SnapshotNode;
+  };
+  /** Saves the whole machine and stops; the next start continues it. Answers once saved. */
+  suspend: { params: undefined; result: Empty };
+  snapshotRename: {
+    params: { snapshot: string; name?: string; description?: string };
+    result: SnapshotNode;
+  };
 }
 
 export type HostMethod = keyof HostMethodMap;
@@ -186,7 +207,7 @@ export interface LastExit {
    * 'start-failed': it never ran (a missing kernel, a corrupt disk image, no KVM…).
    */
   state: 'stopped' | 'error' | 'start-failed';
-  reason: StopReason | 'start-failed' | 'host-failure';
+  reason: StopReason | 'start-failed' | 'host-failure' | 'suspended';
   error?: { code?: string; message: string };
   /** ISO 8601. */
   at: string;
@@ -215,6 +236,8 @@ export interface HostEventMap {
   exit: LastExit;
   /** The client broke the protocol and is being disconnected. */
   'protocol-error': HostErrorData;
+  /** A long operation's progress (bytes done of total). */
+  progress: { operation: 'take' | 'suspend'; done: number; total: number };
 }
 
 export type HostEventName = keyof HostEventMap;
@@ -227,6 +250,7 @@ export const hostEventNames: readonly HostEventName[] = [
   'log',
   'exit',
   'protocol-error',
+  'progress',
 ];
 
 export interface RequestMessage {
@@ -488,6 +512,32 @@ export const MAX_SERIAL_INPUT_BYTES = 512 * 1024;
 const MAX_COORDINATE = 16384;
 const MAX_WHEEL = 1000;
 
+function readText(
+  method: string,
+  record: Record<string, unknown>,
+  key: string,
+  maxLength: number,
+  optional: boolean,
+): string | undefined {
+  const value = record[key];
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'string' || value.length > maxLength) {
+    throw invalid(method, `${key} must be text of at most ${maxLength} characters`);
+  }
+  return value;
+}
+
+/** Snapshot names and ids as clients send them; the store checks them further. */
+const MAX_SNAPSHOT_NAME = 200;
+const MAX_SNAPSHOT_DESCRIPTION = 10000;
+
+function snapshotRef(method: string, raw: unknown, keys: readonly string[]) {
+  const record = paramsRecord(method, raw, ['snapshot', ...keys]);
+  const snapshot = readText(method, record, 'snapshot', MAX_SNAPSHOT_NAME, false) ?? '';
+  if (snapshot.trim() === '') throw invalid(method, 'snapshot must name a snapshot');
+  return { record, snapshot };
+}
+
 /** Validates each method's params; both sides use it (the client before sending). */
 export const paramsParsers: { readonly [M in HostMethod]: (raw: unknown) => ParamsOf<M> } = {
   status: noParams('status'),
@@ -499,6 +549,49 @@ export const paramsParsers: { readonly [M in HostMethod]: (raw: unknown) => Para
   screenshot: noParams('screenshot'),
   releaseAllInput: noParams('releaseAllInput'),
   keyCodeNames: noParams('keyCodeNames'),
+  snapshotList: noParams('snapshotList'),
+  suspend: noParams('suspend'),
+  snapshotProtect(raw) {
+    const { record, snapshot } = snapshotRef('snapshotProtect', raw, ['cloneVmId', 'protect']);
+    const cloneVmId = readText('snapshotProtect', record, 'cloneVmId', 64, false) ?? '';
+    if (!/^[0-9a-f-]{36}$/i.test(cloneVmId)) {
+      throw invalid('snapshotProtect', 'cloneVmId must be a VM id');
+    }
+    return { snapshot, cloneVmId, protect: readBoolean('snapshotProtect', record, 'protect') };
+  },
+  snapshotTake(raw) {
+    const record = paramsRecord('snapshotTake', raw, ['name', 'description']);
+    const name = readText('snapshotTake', record, 'name', MAX_SNAPSHOT_NAME, false) ?? '';
+    const description = readText(
+      'snapshotTake',
+      record,
+      'description',
+      MAX_SNAPSHOT_DESCRIPTION,
+      true,
+    );
+    return description === undefined ? { name } : { name, description };
+  },
+  snapshotRevert: (raw) => ({ snapshot: snapshotRef('snapshotRevert', raw, []).snapshot }),
+  snapshotDelete: (raw) => ({ snapshot: snapshotRef('snapshotDelete', raw, []).snapshot }),
+  snapshotRename(raw) {
+    const { record, snapshot } = snapshotRef('snapshotRename', raw, ['name', 'description']);
+    const name = readText('snapshotRename', record, 'name', MAX_SNAPSHOT_NAME, true);
+    const description = readText(
+      'snapshotRename',
+      record,
+      'description',
+      MAX_SNAPSHOT_DESCRIPTION,
+      true,
+    );
+    if (name === undefined && description === undefined) {
+      throw invalid('snapshotRename', 'give a new name, a description or both');
+    }
+    return {
+      snapshot,
+      ...(name === undefined ? {} : { name }),
+      ...(description === undefined ? {} : { description }),
+    };
+  },
   sendSerial(raw) {
     const record = paramsRecord('sendSerial', raw, ['text', 'base64']);
     const { text, base64 } = record;

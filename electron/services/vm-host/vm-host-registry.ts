@@ -17,6 +17,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { VmLibrary } from '../library/vm-library.ts';
+import { SnapshotLayout } from '../snapshots/snapshot-layout.ts';
+import { readTreeFile } from '../snapshots/snapshot-tree-file.ts';
 import { defaultHostLauncher, type HostLauncher } from './host-launcher.ts';
 import type { HostStatus, LastExit } from './protocol.ts';
 import {
@@ -30,7 +32,7 @@ import { VmHostClient, VmHostError } from './vm-host-client.ts';
 import type { StartupReport } from './vm-host.ts';
 import { rotateVmLog, tailOfLog } from './vm-log.ts';
 
-export type VmRunState = 'off' | 'running' | 'paused' | 'crashed' | 'unresponsive';
+export type VmRunState = 'off' | 'suspended' | 'running' | 'paused' | 'crashed' | 'unresponsive';
 
 export interface VmRuntimeStatus {
   state: VmRunState;
@@ -129,6 +131,7 @@ export class VmHostRegistry {
           detail: `the VM failed: ${lastExit.error?.message ?? lastExit.reason}`,
         };
       }
+      if (await hasResumePoint(vm.folder)) return { state: 'suspended', ...previous };
       return { state: 'off', ...previous };
     }
     const { pid, socketPath } = host.record;
@@ -357,6 +360,15 @@ export class VmHostRegistry {
 }
 
 /** States in which a host holds the VM. */
+/**
+ * Whether the VM is suspended: its snapshot tree names a resume point. A broken tree counts as
+ * not suspended here; the snapshot store reports it when the VM is used.
+ */
+async function hasResumePoint(folder: string): Promise<boolean> {
+  const read = await readTreeFile(new SnapshotLayout(folder).treeFile);
+  return read.status === 'ok' && read.document.current.resume != null;
+}
+
 export function isActive(state: VmRunState): boolean {
   return state === 'running' || state === 'paused' || state === 'unresponsive';
 }

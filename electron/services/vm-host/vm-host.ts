@@ -21,6 +21,7 @@ import type { VmConfig } from '../library/vm-config.ts';
 import { readVmFolder } from '../library/vm-folder.ts';
 import { MachineSession, type MachineEnding } from '../native/machine-session.ts';
 import type {
+  DiskConfig,
   MachineState,
   NativeAddon,
   NativeError,
@@ -58,6 +59,11 @@ import {
   writeLastExit,
 } from './runtime-files.ts';
 import { SerialHistory } from './serial-history.ts';
+import { acquireVmLock } from './vm-lock.ts';
+import { HostSnapshots } from './host-snapshots.ts';
+import { nativeDiskLayerOps } from '../snapshots/disk-layer-ops.ts';
+import { SnapshotStoreError } from '../snapshots/snapshot-error.ts';
+import { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { SerialInputQueue } from './serial-input-queue.ts';
 import { VmLog } from './vm-log.ts';
 
@@ -97,26 +103,6 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * The per-VM lock: a name in Linux's abstract socket namespace, which the kernel frees when the
- * process dies however it dies, so a crash never leaves a stale lock and two hosts that start
- * at the same moment cannot both win.
- */
-async function acquireHostLock(vmId: string): Promise<Server | undefined> {
-  const name = `\0nestbox/vm-host/${process.getuid?.() ?? 0}/${vmId}`;
-  const server = createServer((socket) => socket.destroy());
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') resolve(undefined);
-      else reject(error);
-    });
-    server.listen(name, () => {
-      server.unref();
-      resolve(server);
-    });
-  });
-}
-
 /** Listens on `socketPath` with mode 0600 from the first moment (umask), then checks it. */
 async function listenPrivate(server: Server, socketPath: string): Promise<void> {
   const previous = process.umask(0o177);
@@ -153,7 +139,7 @@ export async function startVmHost(options: VmHostOptions): Promise<VmHost> {
   const config = read.config;
   const log = VmLog.open(vmLogPath(folder), now);
 
-  const lock = await acquireHostLock(config.id).catch((error: unknown) => {
+  const lock = await acquireVmLock(config.id).catch((error: unknown) => {
     log.close();
     throw new HostStartError('lock-failed', `cannot lock "${config.name}": ${messageOf(error)}`);
   });
@@ -197,10 +183,51 @@ export async function startVmHost(options: VmHostOptions): Promise<VmHost> {
       { folder, config },
       kvmDevice !== DEFAULT_KVM_DEVICE ? { kvmDevicePath: kvmDevice } : {},
     );
+    // The disks the VM writes now are the snapshot tree's current overlays (the base disks
+    // before the first snapshot). A broken tree.json still names them; it is logged, and
+    // snapshot operations report it.
+    const configuredDisks = machineConfig.disks ?? [];
+    const store = await SnapshotStore.open(
+      folder,
+      configuredDisks.map((disk) => disk.path),
+      nativeDiskLayerOps(addon),
+    );
+    if (store.problem) log.write('host', `snapshots: ${store.problem.message}`);
+    const currentFiles = store.currentDiskFiles();
+    machineConfig.disks = configuredDisks.map((disk, index) => ({
+      ...disk,
+      path: currentFiles[index] ?? disk.path,
+    }));
+    // A suspended VM continues where it was.
+    // resumeFiles throws when a resume point may exist but cannot be used safely (a broken
+    // tree, a changed disk list): booting then would strand the saved state.
+    let resume: ReturnType<SnapshotStore['resumeFiles']>;
+    try {
+      resume = store.resumeFiles();
+    } catch (error) {
+      throw new HostStartError(
+        'suspended-state-unusable',
+        `cannot tell whether "${config.name}" was suspended: ${messageOf(error)}`,
+        { cause: error },
+      );
+    }
+    if (resume) {
+      machineConfig.restore = resume;
+      log.write('host', 'continuing the suspended state');
+    }
     try {
       session = new MachineSession(addon, machineConfig);
     } catch (error) {
       const native = error as NativeError;
+      if (resume && native.code === 'SNAPSHOT_UNUSABLE') {
+        throw new HostStartError(
+          'suspended-state-unusable',
+          `the suspended state of "${config.name}" cannot be continued: ${messageOf(error)}. ` +
+            'Change its hardware back to what it was when it was suspended, or discard the ' +
+            `saved state and boot afresh: nestbox start "${config.name}" --discard-suspended`,
+          { cause: error },
+        );
+      }
       throw new HostStartError(native.code ?? 'machine-failed', messageOf(error), {
         cause: error,
       });
@@ -224,6 +251,8 @@ export async function startVmHost(options: VmHostOptions): Promise<VmHost> {
     host = new VmHost({
       session,
       addon,
+      store,
+      configuredDisks,
       folder,
       config,
       socketPath,
@@ -242,6 +271,10 @@ export async function startVmHost(options: VmHostOptions): Promise<VmHost> {
       protocolVersion: PROTOCOL_VERSION,
       hostVersion: options.hostVersion,
     });
+    // The machine holds the saved state now (its RAM file stays mapped after removal). The
+    // resume point goes before the guest can write its disks: resuming it again after that
+    // would pair old memory with newer disks.
+    if (resume) await store.clearResume();
     try {
       session.start();
     } catch (error) {
@@ -250,6 +283,7 @@ export async function startVmHost(options: VmHostOptions): Promise<VmHost> {
     }
     host.begin();
     log.write('host', `running; control socket ${socketPath}`);
+
     return host;
   } catch (error) {
     const startError =
@@ -316,6 +350,9 @@ async function clearStaleRun(folder: string, log: VmLog): Promise<void> {
 interface VmHostParts {
   session: MachineSession;
   addon: NativeAddon;
+  store: SnapshotStore;
+  /** The disks as vm.json configures them (base files); the store says which file is current. */
+  configuredDisks: DiskConfig[];
   folder: string;
   config: VmConfig;
   socketPath: string;
@@ -349,11 +386,14 @@ export class VmHost {
   readonly #frameSource: MachineFrameSource | null;
   readonly #display: DisplayStream | null;
   readonly #maxBufferedBytes: number;
+  readonly #snapshots: HostSnapshots;
   #resolveFinished!: (exit: LastExit) => void;
   #started = false;
   #abandoned = false;
   #finishing = false;
   #stopRequest: string | undefined;
+  /** A suspend is saving or has saved: the machine's end is recorded as 'suspended'. */
+  #suspending = false;
 
   constructor(parts: VmHostParts) {
     this.#parts = parts;
@@ -373,6 +413,17 @@ export class VmHost {
       : null;
     // Two frames of the largest mode this VRAM holds may be on their way, plus serial output.
     this.#maxBufferedBytes = MAX_UNREAD_SERIAL_BYTES + 2 * ((display?.vramMiB ?? 0) + 1) * 2 ** 20;
+    this.#snapshots = new HostSnapshots({
+      store: parts.store,
+      session: parts.session,
+      disks: parts.configuredDisks,
+      log: (message) => this.#log.write('host', message),
+      progress: (progress) => this.#broadcast('progress', progress),
+      checkSnapshot: (files) => {
+        parts.addon.describeSnapshot({ stateFile: files.stateFile, ramFile: files.ramFile });
+      },
+      powerOff: (why) => this.requestStop(why),
+    });
     this.#listenToMachine();
     parts.server.on('connection', (socket) => this.#accept(socket));
   }
@@ -472,9 +523,10 @@ export class VmHost {
 
   #exitFor(ending: MachineEnding): LastExit {
     const failed = ending.state === 'error';
+    const suspended = !failed && this.#suspending;
     return {
       state: failed ? 'error' : 'stopped',
-      reason: ending.reason ?? (failed ? 'vmm-failure' : 'powered-off'),
+      reason: suspended ? 'suspended' : (ending.reason ?? (failed ? 'vmm-failure' : 'powered-off')),
       ...(ending.error ? { error: { message: ending.error.message } } : {}),
       at: this.#parts.now().toISOString(),
       pid: process.pid,
@@ -502,10 +554,16 @@ export class VmHost {
     } catch (error) {
       this.#log.write('host', `could not write last-exit.json: ${messageOf(error)}`);
     }
+    // The machine's files are let go, and layers of snapshots deleted while it ran are merged,
+    // while this host still holds the VM: nobody else may touch its snapshot tree meanwhile.
+    this.#session.close();
+    await this.#collectSnapshotLayers();
     // The host record goes before the goodbye: a client that saw the connection close and
-    // asks again finds the VM off, never "running" with no one answering.
+    // asks again finds the VM off, never "running" with no one answering. The lock goes with
+    // it, so a start right after the answer to powerOff or suspend is not refused.
     await rm(hostRecordPath(parts.folder), { force: true }).catch(() => undefined);
     await rm(parts.socketPath, { force: true }).catch(() => undefined);
+    parts.lock.close();
     const closed = [...this.#connections].map(
       (connection) =>
         new Promise<void>((resolve) => {
@@ -518,11 +576,29 @@ export class VmHost {
       connection.close();
     }
     await withTimeout(Promise.all(closed), FINISH_GRACE_MS);
-    this.#session.close();
-    parts.lock.close();
     this.#log.write('host', 'VM host exiting');
     this.#log.close();
     this.#resolveFinished(exit);
+  }
+
+  /**
+   * Layers of snapshots deleted while the VM ran waited because the VM had them open; with
+   * its disks closed (and the VM's lock still held) they are merged now.
+   */
+  async #collectSnapshotLayers(): Promise<void> {
+    const store = this.#parts.store;
+    if (store.problem) return;
+    try {
+      if (store.tree().retainedLayers === 0) return;
+      const result = await store.collectRetained({ vmRunning: false });
+      this.#log.write(
+        'host',
+        `snapshots: merged the disk layers of deleted snapshots (${result.freedBytes} bytes freed` +
+          `${result.retainedLayers > 0 ? `, ${result.retainedLayers} still waiting` : ''})`,
+      );
+    } catch (error) {
+      this.#log.write('host', `snapshots: merging deleted snapshots' layers: ${messageOf(error)}`);
+    }
   }
 
   // ---- clients ------------------------------------------------------------------------------
@@ -751,7 +827,47 @@ export class VmHost {
       return {};
     },
     keyCodeNames: () => ({ codes: this.#parts.addon.keyCodeNames() }),
+    snapshotList: () => this.#snapshot(async () => this.#snapshots.list()),
+    snapshotTake: (_connection, { name, description }) =>
+      this.#snapshot(() => this.#snapshots.take(name, description ?? '')),
+    snapshotRevert: (_connection, { snapshot }) =>
+      this.#snapshot(() => this.#snapshots.revert(snapshot)),
+    snapshotDelete: (_connection, { snapshot }) =>
+      this.#snapshot(async () => {
+        const node = this.#snapshots.store.findByName(snapshot);
+        return this.#snapshots.delete(node.id);
+      }),
+    suspend: async () => {
+      this.#suspending = true;
+      try {
+        await this.#snapshot(() => this.#snapshots.suspend());
+      } catch (error) {
+        this.#suspending = false;
+        throw error;
+      }
+      return {};
+    },
+    snapshotProtect: (_connection, { snapshot, cloneVmId, protect }) =>
+      this.#snapshot(() => this.#snapshots.protect(snapshot, cloneVmId, protect)),
+    snapshotRename: (_connection, { snapshot, name, description }) =>
+      this.#snapshot(() => this.#snapshots.rename(snapshot, name, description)),
   };
+
+  /** Runs a snapshot operation, giving store and snapshot-file refusals their own code. */
+  async #snapshot<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof HostProtocolError) throw error;
+      if (
+        error instanceof SnapshotStoreError ||
+        (error as NativeError).code === 'SNAPSHOT_UNUSABLE'
+      ) {
+        throw new HostProtocolError('snapshot-error', messageOf(error), { cause: error });
+      }
+      throw machineError(error);
+    }
+  }
 }
 
 function machineError(error: unknown): HostProtocolError {

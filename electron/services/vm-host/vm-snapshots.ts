@@ -1,0 +1,222 @@
+/**
+ * Snapshot operations on a library VM, whoever asks (the CLI, `nestbox serve`, the app): a
+ * running VM's tree belongs to its VM host, so the request goes there (a take then saves
+ * memory too); a VM that is off has no host, and the operation runs here on the tree
+ * directly (a take is then of the disks only).
+ */
+import { toMachineConfig } from '../library/machine-config.ts';
+import type { LibraryVm } from '../library/vm-library.ts';
+import type { NativeAddon } from '../native/native-addon.ts';
+import { nativeDiskLayerOps } from '../snapshots/disk-layer-ops.ts';
+import { SnapshotStoreError } from '../snapshots/snapshot-error.ts';
+import {
+  SnapshotStore,
+  type CollectResult,
+  type SnapshotNode,
+  type SnapshotTree,
+} from '../snapshots/snapshot-store.ts';
+import type { SnapshotRevertResult, SnapshotTakeResult } from '../../common/snapshot-types.ts';
+import type { ParamsOf } from './protocol.ts';
+import type { VmHostClient } from './vm-host-client.ts';
+import { isActive } from './vm-host-registry.ts';
+import { acquireVmLock } from './vm-lock.ts';
+import type { VmServices } from './vm-services.ts';
+
+export interface TakeOptions {
+  description?: string;
+  /** RAM bytes written so far of the total (a running VM's take only). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A VM host starting or finishing holds the lock briefly: how long to wait for it. */
+const LOCK_ATTEMPTS = 20;
+const LOCK_RETRY_MS = 250;
+
+export class VmSnapshots {
+  readonly #services: VmServices;
+  readonly #addon: () => NativeAddon;
+
+  constructor(services: VmServices, addon: () => NativeAddon) {
+    this.#services = services;
+    this.#addon = addon;
+  }
+
+  async list(vm: LibraryVm): Promise<SnapshotTree> {
+    return this.#either(vm, {
+      host: (client) => client.call('snapshotList'),
+      store: async (store) => store.tree(),
+    });
+  }
+
+  async take(vm: LibraryVm, name: string, options: TakeOptions = {}): Promise<SnapshotTakeResult> {
+    const params: ParamsOf<'snapshotTake'> =
+      options.description === undefined ? { name } : { name, description: options.description };
+    return this.#either<SnapshotTakeResult>(vm, {
+      host: async (client) => {
+        const off = options.onProgress
+          ? client.on('progress', (event) => options.onProgress?.(event.done, event.total))
+          : undefined;
+        try {
+          return { snapshot: await client.call('snapshotTake', params), withMemory: true };
+        } finally {
+          off?.();
+        }
+      },
+      store: async (store) => {
+        const prepared = await store.prepareTake({
+          name,
+          description: options.description ?? '',
+          kind: 'disk',
+        });
+        try {
+          return {
+            snapshot: await store.commitTake(prepared, { thumbnail: false }),
+            withMemory: false,
+          };
+        } catch (error) {
+          await store.abandonTake(prepared).catch(() => undefined);
+          throw error;
+        }
+      },
+    });
+  }
+
+  async revert(vm: LibraryVm, snapshot: string): Promise<SnapshotRevertResult> {
+    return this.#either<SnapshotRevertResult>(vm, {
+      host: async (client) => {
+        const node = findNode(await client.call('snapshotList'), snapshot);
+        const { state } = await client.call('snapshotRevert', { snapshot: node.id });
+        return { snapshot: node, state };
+      },
+      store: async (store) => {
+        const node = store.findByName(snapshot);
+        if (node.kind === 'disk') {
+          await store.revert(node.id);
+          return { snapshot: node, state: 'off' };
+        }
+        // Refused before anything changes when the snapshot's files cannot be restored.
+        const files = store.snapshotFiles(node.id);
+        this.#addon().describeSnapshot({ stateFile: files.stateFile, ramFile: files.ramFile });
+        await store.revert(node.id);
+        await store.suspendFromSnapshot(node.id);
+        return { snapshot: node, state: 'suspended' };
+      },
+    });
+  }
+
+  async delete(
+    vm: LibraryVm,
+    snapshot: string,
+  ): Promise<CollectResult & { snapshot: SnapshotNode }> {
+    return this.#either(vm, {
+      host: async (client) => {
+        const node = findNode(await client.call('snapshotList'), snapshot);
+        return { ...(await client.call('snapshotDelete', { snapshot: node.id })), snapshot: node };
+      },
+      store: async (store) => {
+        const node = store.findByName(snapshot);
+        return { ...(await store.delete(node.id, { vmRunning: false })), snapshot: node };
+      },
+    });
+  }
+
+  async rename(
+    vm: LibraryVm,
+    snapshot: string,
+    change: { name?: string; description?: string },
+  ): Promise<SnapshotNode> {
+    return this.#either(vm, {
+      host: (client) => client.call('snapshotRename', { snapshot, ...change }),
+      store: async (store) => {
+        let node = store.findByName(snapshot);
+        if (change.name !== undefined) node = await store.rename(node.id, change.name);
+        if (change.description !== undefined) {
+          node = await store.describe(node.id, change.description);
+        }
+        return node;
+      },
+    });
+  }
+
+  /** Marks (or unmarks) `snapshot` as the base of the linked clone `cloneVmId`. */
+  async protect(
+    vm: LibraryVm,
+    snapshot: string,
+    cloneVmId: string,
+    protect: boolean,
+  ): Promise<SnapshotNode> {
+    return this.#either(vm, {
+      host: (client) => client.call('snapshotProtect', { snapshot, cloneVmId, protect }),
+      store: (store) =>
+        protect ? store.protect(snapshot, cloneVmId) : store.unprotect(snapshot, cloneVmId),
+    });
+  }
+
+  /**
+   * Opens the VM's tree in this process. For a VM that runs (`running`), only to read it or
+   * for operations that do not race with its host's: nothing is collected then, since the
+   * host's prepared files are not referenced yet. Throws a broken tree's problem; a changed
+   * disk list is left to the operations, which refuse what it affects.
+   */
+  async openStore(vm: LibraryVm, options: { running?: boolean } = {}): Promise<SnapshotStore> {
+    const disks = (toMachineConfig({ folder: vm.folder, config: vm.config }).disks ?? []).map(
+      (disk) => disk.path,
+    );
+    const store = await SnapshotStore.open(vm.folder, disks, nativeDiskLayerOps(this.#addon()), {
+      collect: options.running !== true,
+    });
+    const problem = store.problem;
+    if (problem && problem.code !== 'disk-configuration-changed') throw problem;
+    return store;
+  }
+
+  async #either<T>(
+    vm: LibraryVm,
+    ways: {
+      host: (client: VmHostClient) => Promise<T>;
+      store: (store: SnapshotStore) => Promise<T>;
+    },
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      const status = await this.#services.registry.status(vm);
+      if (isActive(status.state)) {
+        const client = await this.#services.registry.connect(vm);
+        try {
+          return await ways.host(client);
+        } finally {
+          await client.close();
+        }
+      }
+      // Off: this process takes the VM's lock for the operation, so no VM host starts on the
+      // tree meanwhile (and one that is finishing has let go of it).
+      const lock = await acquireVmLock(vm.id);
+      if (lock) {
+        try {
+          return await ways.store(await this.openStore(vm));
+        } finally {
+          lock.close();
+        }
+      }
+      if (attempt >= LOCK_ATTEMPTS) {
+        throw new SnapshotStoreError(
+          'snapshot-tree-busy',
+          `"${vm.config.name}" is being started or stopped; try again in a moment`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+    }
+  }
+}
+
+function findNode(tree: SnapshotTree, snapshot: string): SnapshotNode {
+  const byId = tree.nodes.find((node) => node.id === snapshot);
+  if (byId) return byId;
+  const named = tree.nodes.filter((node) => node.name === snapshot);
+  if (named.length === 1 && named[0]) return named[0];
+  throw named.length === 0
+    ? new SnapshotStoreError('snapshot-not-found', `there is no snapshot "${snapshot}"`)
+    : new SnapshotStoreError(
+        'snapshot-ambiguous',
+        `${named.length} snapshots are named "${snapshot}"; use one of their ids`,
+      );
+}
