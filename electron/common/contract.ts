@@ -12,6 +12,14 @@
  */
 import type { AppSettings, AppSettingsPatch, AppSettingsState } from './app-settings.ts';
 import type { HostInfo } from './host-info.ts';
+import type {
+  SnapshotDeleteResult,
+  SnapshotNode,
+  SnapshotRevertResult,
+  SnapshotTakeResult,
+  SnapshotTree,
+  VmProgress,
+} from './snapshot-types.ts';
 import type { ValidationIssueData } from './validation-issue.ts';
 import type {
   CreateVmRequest,
@@ -49,8 +57,11 @@ export interface RequestMap {
     request: (VmRef | { folder: string }) & { permanently?: boolean };
     response: VmDeleteOutcome;
   };
-  /** Powers on, in a VM host process of its own; answers once it runs. */
-  'vms.start': { request: VmRef; response: VmRunStatus };
+  /**
+   * Powers on, in a VM host process of its own; answers once it runs. A suspended VM
+   * continues where it was, unless `discardSuspended` throws its saved state away first.
+   */
+  'vms.start': { request: VmRef & { discardSuspended?: boolean }; response: VmRunStatus };
   /**
    * Without `force`: presses the ACPI power button (resuming a paused VM first) and answers at
    * once; the guest decides and `vms.changed` reports it off. With `force`: powers off (kills
@@ -61,6 +72,20 @@ export interface RequestMap {
   'vms.resume': { request: VmRef; response: VmRunStatus };
   /** The reset button. */
   'vms.reset': { request: VmRef; response: VmRunStatus };
+  /**
+   * Saves the running VM's whole state and powers it off: answers once it is 'suspended'
+   * (`vm.progress` reports the saving). `vms.start` continues it.
+   */
+  'vms.suspend': { request: VmRef; response: VmRunStatus };
+  /**
+   * A new VM with the source's hardware and boot settings and disks of its own: a full copy
+   * of its current state (the source must be off) or of a snapshot's, or with `linked` an
+   * overlay on a snapshot (made at once; the snapshot is then protected).
+   */
+  'vms.clone': {
+    request: VmRef & { name: string; linked?: boolean; snapshot?: string };
+    response: VmDetails;
+  };
   /** The visible screen as a PNG, base64 in JSON (both transports carry it the same way). */
   'vms.screenshot': { request: VmRef; response: { mimeType: 'image/png'; base64: string } };
   /** A key combination by `KeyboardEvent.code` (Ctrl+Alt+Delete: ControlLeft, AltLeft, Delete). */
@@ -74,6 +99,27 @@ export interface RequestMap {
   'vms.sendSerial': {
     request: VmRef & ({ text: string } | { base64: string });
     response: { queued: number };
+  };
+  /** The VM's snapshot tree and where it is now ("you are here"), running or off. */
+  'snapshots.list': { request: VmRef; response: SnapshotTree };
+  /** The screen when the snapshot was taken, as a PNG, base64 in JSON. */
+  'snapshots.thumbnail': {
+    request: VmRef & { snapshot: string };
+    response: { mimeType: 'image/png'; base64: string };
+  };
+  /** Running (or paused): memory, devices and disks; off: the disks only. */
+  'snapshots.take': {
+    request: VmRef & { name: string; description?: string };
+    response: SnapshotTakeResult;
+  };
+  /** Goes back to a snapshot; what the VM did since is discarded. */
+  'snapshots.revert': { request: VmRef & { snapshot: string }; response: SnapshotRevertResult };
+  /** Removes a snapshot; its disk changes are merged into what depends on them. */
+  'snapshots.delete': { request: VmRef & { snapshot: string }; response: SnapshotDeleteResult };
+  /** A new name, a new description, or both. */
+  'snapshots.rename': {
+    request: VmRef & { snapshot: string; name?: string; description?: string };
+    response: SnapshotNode;
   };
   'settings.get': { request: undefined; response: AppSettingsState };
   'settings.update': { request: AppSettingsPatch; response: AppSettings };
@@ -97,10 +143,18 @@ export const requestFunctionNames = {
   'vms.pause': 'pauseVm',
   'vms.resume': 'resumeVm',
   'vms.reset': 'resetVm',
+  'vms.suspend': 'suspendVm',
+  'vms.clone': 'cloneVm',
   'vms.screenshot': 'screenshotVm',
   'vms.sendKeys': 'sendKeys',
   'vms.input': 'sendInput',
   'vms.sendSerial': 'sendSerial',
+  'snapshots.list': 'listSnapshots',
+  'snapshots.thumbnail': 'snapshotThumbnail',
+  'snapshots.take': 'takeSnapshot',
+  'snapshots.revert': 'revertSnapshot',
+  'snapshots.delete': 'deleteSnapshot',
+  'snapshots.rename': 'renameSnapshot',
   'settings.get': 'getSettings',
   'settings.update': 'updateSettings',
 } as const satisfies { readonly [C in RequestChannel]: string };
@@ -139,6 +193,11 @@ export interface SubscriptionMap {
    * Sending: an ACK (encodeAck) after each message is handled, which paces the stream.
    */
   'vm.display': { params: VmRef; event: ArrayBuffer; send: ArrayBuffer };
+  /**
+   * A running VM's long operations (a snapshot with memory, a suspend), whoever started
+   * them: RAM bytes saved so far of the total, as the VM host reports them. Ends with the VM.
+   */
+  'vm.progress': { params: VmRef; event: VmProgress; send: never };
 }
 
 export type SubscriptionChannel = keyof SubscriptionMap;
@@ -150,6 +209,7 @@ export const subscriptionFunctionNames = {
   'vms.changed': 'onVmsChanged',
   'vm.serial': 'onVmSerial',
   'vm.display': 'openVmDisplay',
+  'vm.progress': 'onVmProgress',
 } as const satisfies { readonly [S in SubscriptionChannel]: string };
 
 export const subscriptionChannels = Object.keys(
@@ -215,6 +275,7 @@ export const ipcChannels = {
     'vm.serial': 'vm.serial',
     /** Carries only the MessagePort ({subscription}, [port]); frames go through the port. */
     'vm.display': 'vm.display',
+    'vm.progress': 'vm.progress',
   },
 } as const satisfies {
   subscribe: string;

@@ -115,6 +115,23 @@ test('a subscription is registered before main is asked, gets its events, and un
   assert.equal(received.length, 1, 'nothing after unsubscribe');
 });
 
+test("a VM's progress events reach its subscriber only", () => {
+  const { ipc, invoked, emit } = fakeIpc();
+  const api = createPreloadApi(ipc, fakePage().page);
+  const received: unknown[] = [];
+  api.onVmProgress({ id: 'vm-1' }, { event: (progress) => received.push(progress) });
+  assert.deepEqual(invoked, [
+    {
+      channel: ipcChannels.subscribe,
+      args: [{ subscription: 1, channel: 'vm.progress', params: { id: 'vm-1' } }],
+    },
+  ]);
+  const progress = { operation: 'take', done: 5, total: 10 };
+  emit(ipcChannels.events['vm.progress'], {}, 1, progress);
+  emit(ipcChannels.events['vm.progress'], {}, 2, progress);
+  assert.deepEqual(received, [progress]);
+});
+
 test('an end from main, or a refused subscription, reaches end() once with the error', async () => {
   const wire = { error: { message: '"Alpine" is not running', code: 'not-running' } };
   const { ipc, emit } = fakeIpc((channel, args) => {

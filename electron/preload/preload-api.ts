@@ -81,6 +81,7 @@ export function createPreloadApi(ipc: IpcRendererLike, page: PageWindowLike): Pr
   };
   ipc.on(ipcChannels.events['vms.changed'], forward);
   ipc.on(ipcChannels.events['vm.serial'], forward);
+  ipc.on(ipcChannels.events['vm.progress'], forward);
   ipc.on(ipcChannels.events['vm.display'], (event, message) => {
     const subscription = (message as { subscription?: unknown } | null)?.subscription;
     const port = event.ports?.[0] as ClosablePort | undefined;
@@ -114,14 +115,23 @@ export function createPreloadApi(ipc: IpcRendererLike, page: PageWindowLike): Pr
     pauseVm: (request) => invoke('vms.pause', request),
     resumeVm: (request) => invoke('vms.resume', request),
     resetVm: (request) => invoke('vms.reset', request),
+    suspendVm: (request) => invoke('vms.suspend', request),
+    cloneVm: (request) => invoke('vms.clone', request),
     screenshotVm: (request) => invoke('vms.screenshot', request),
     sendKeys: (request) => invoke('vms.sendKeys', request),
     sendInput: (request) => invoke('vms.input', request),
     sendSerial: (request) => invoke('vms.sendSerial', request),
+    listSnapshots: (request) => invoke('snapshots.list', request),
+    snapshotThumbnail: (request) => invoke('snapshots.thumbnail', request),
+    takeSnapshot: (request) => invoke('snapshots.take', request),
+    revertSnapshot: (request) => invoke('snapshots.revert', request),
+    deleteSnapshot: (request) => invoke('snapshots.delete', request),
+    renameSnapshot: (request) => invoke('snapshots.rename', request),
     getSettings: () => invoke('settings.get'),
     updateSettings: (request) => invoke('settings.update', request),
     onVmsChanged: (subscriber) => subscribe('vms.changed', undefined, subscriber),
     onVmSerial: (params, subscriber) => subscribe('vm.serial', params, subscriber),
     openVmDisplay: (params, subscriber) => subscribe('vm.display', params, subscriber),
+    onVmProgress: (params, subscriber) => subscribe('vm.progress', params, subscriber),
   };
 }

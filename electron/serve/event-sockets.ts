@@ -46,7 +46,7 @@ interface Route {
 /** The subscription a WebSocket path asks for, or null. `query` gives further params. */
 export function routeOf(pathname: string, query: URLSearchParams): Route | null {
   if (pathname === '/api/events') return { channel: 'vms.changed', params: undefined };
-  const match = /^\/api\/vms\/([^/]+)\/(console|display)$/.exec(pathname);
+  const match = /^\/api\/vms\/([^/]+)\/(console|display|progress)$/.exec(pathname);
   if (!match) return null;
   let id: string;
   try {
@@ -55,6 +55,7 @@ export function routeOf(pathname: string, query: URLSearchParams): Route | null 
     return null;
   }
   if (match[2] === 'display') return { channel: 'vm.display', params: { id } };
+  if (match[2] === 'progress') return { channel: 'vm.progress', params: { id } };
   const history = query.get('history');
   return {
     channel: 'vm.serial',

@@ -17,6 +17,8 @@ const statusByCode = {
   'unsupported-media-type': 415,
   /** The change or delete needs the VM powered off. */
   'vm-running': 409,
+  /** The VM's host is starting or finishing: try again in a moment. */
+  'vm-busy': 409,
   /** The action needs a running VM. */
   'not-running': 409,
   'already-running': 409,
@@ -28,6 +30,22 @@ const statusByCode = {
   'no-display': 409,
   /** The library's list of imported folders is broken; it is left alone. */
   'registry-broken': 409,
+  /** No snapshot with that id in the VM's tree. */
+  'snapshot-not-found': 404,
+  /** A name fits several snapshots (the message lists their ids). */
+  'snapshot-ambiguous': 409,
+  /** A linked clone uses the snapshot, so it cannot be deleted. */
+  'snapshot-protected': 409,
+  /** snapshots/tree.json is broken, from a newer Nestbox, or gone: snapshots are refused. */
+  'snapshot-tree-corrupt': 409,
+  'snapshot-tree-newer': 409,
+  'snapshot-tree-missing': 409,
+  /** vm.json's disks are not the ones the snapshots were taken with. */
+  'disk-configuration-changed': 409,
+  /** A memory snapshot's (or suspended state's) files are missing or cannot be restored. */
+  'snapshot-unusable': 409,
+  /** The running VM's host refused the snapshot operation: the message says why. */
+  'snapshot-refused': 409,
   /** The VM could not start: the host's reason is in the message. */
   'start-failed': 422,
   /** More serial input is queued than the guest has read: try again shortly. */
@@ -37,6 +55,10 @@ const statusByCode = {
   'disk-create-failed': 500,
   /** settings.json cannot be replaced (it could not be read or set aside). */
   'settings-unwritable': 500,
+  /** snapshots/tree.json or its folder cannot be read (permissions, I/O). */
+  'snapshot-tree-unreadable': 500,
+  /** A disk layer or tree.json could not be written; the snapshots are as they were. */
+  'snapshot-failed': 500,
   internal: 500,
   'native-core-unavailable': 503,
   /** The VM host does not answer. */

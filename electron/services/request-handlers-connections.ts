@@ -7,6 +7,7 @@ import type { LibraryVm } from './library/vm-library.ts';
 import { LibraryError } from './library/library-error.ts';
 import { RequestError, type RequestErrorCode } from './request-error.ts';
 import { SettingsError } from './settings/settings-store.ts';
+import { SnapshotStoreError, type SnapshotErrorCode } from './snapshots/snapshot-error.ts';
 import { VmHostClient, VmHostError } from './vm-host/vm-host-client.ts';
 import { VmStartError } from './vm-host/vm-host-registry.ts';
 import type { VmServices } from './vm-host/vm-services.ts';
@@ -93,6 +94,31 @@ const hostCodes: Partial<Record<VmHostError['code'], RequestErrorCode>> = {
   'input-full': 'input-full',
   'invalid-params': 'bad-request',
   timeout: 'host-unresponsive',
+  // The host gives its store's refusals one code; the message says which.
+  'snapshot-error': 'snapshot-refused',
+};
+
+const snapshotCodes: Record<SnapshotErrorCode, RequestErrorCode> = {
+  'snapshot-not-found': 'snapshot-not-found',
+  'snapshot-ambiguous': 'snapshot-ambiguous',
+  'snapshot-protected': 'snapshot-protected',
+  'snapshot-tree-corrupt': 'snapshot-tree-corrupt',
+  'snapshot-tree-newer': 'snapshot-tree-newer',
+  'snapshot-tree-missing': 'snapshot-tree-missing',
+  'snapshot-tree-unreadable': 'snapshot-tree-unreadable',
+  'snapshot-tree-busy': 'vm-busy',
+  'disk-configuration-changed': 'disk-configuration-changed',
+  'invalid-name': 'bad-request',
+  'invalid-description': 'bad-request',
+  'invalid-request': 'bad-request',
+  // Another operation changed the tree in between, or the VM is not where it must be.
+  'take-stale': 'invalid-state',
+  'suspend-stale': 'invalid-state',
+  'snapshot-has-no-memory': 'invalid-state',
+  'snapshot-not-current': 'invalid-state',
+  'snapshot-files-missing': 'snapshot-unusable',
+  'disk-operation-failed': 'snapshot-failed',
+  'snapshot-write-failed': 'snapshot-failed',
 };
 
 const libraryCodes: Record<LibraryError['code'], RequestErrorCode> = {
@@ -122,6 +148,16 @@ export function toRequestError(error: unknown, vm?: Pick<LibraryVm, 'config'>): 
       cause: error,
       issues: error.issues,
     });
+  }
+  if (error instanceof SnapshotStoreError) {
+    return new RequestError(snapshotCodes[error.code], error.message, {
+      cause: error,
+      issues: error.issues,
+    });
+  }
+  // The addon's refusal of a memory snapshot's files (describeSnapshot, restore).
+  if ((error as { code?: unknown } | null)?.code === 'SNAPSHOT_UNUSABLE') {
+    return new RequestError('snapshot-unusable', `${name}: ${messageOf(error)}`, { cause: error });
   }
   if (error instanceof SettingsError) {
     return new RequestError(

@@ -8,10 +8,13 @@ import type {
   SubscriptionEnd,
   SubscriptionParamsOf,
 } from '../common/contract.ts';
+import { stat } from 'node:fs/promises';
+import type { VmProgress } from '../common/snapshot-types.ts';
 import type { VmList } from '../common/vm-list.ts';
 import type { LibraryVm } from './library/vm-library.ts';
 import { toWireError } from './request-error.ts';
 import { toRequestError } from './request-handlers-connections.ts';
+import { SnapshotLayout } from './snapshots/snapshot-layout.ts';
 import type { LastExit } from './vm-host/protocol.ts';
 import { readHostRecord, readLastExit } from './vm-host/runtime-files.ts';
 import type { VmHostClient } from './vm-host/vm-host-client.ts';
@@ -22,6 +25,7 @@ export interface ServiceEventMap {
   'vms.changed': VmList;
   'vm.serial': Uint8Array;
   'vm.display': Uint8Array;
+  'vm.progress': VmProgress;
 }
 
 export interface SubscriptionSink<S extends SubscriptionChannel> {
@@ -60,7 +64,8 @@ export interface VmChangeFeedOptions {
  * The VM hosts have no "anything changed" notification for the library as a whole, so while
  * anyone listens (and only then) this
  * - looks at the library's files every second — each vm.json, host.json and last-exit.json,
- *   which says when a VM was made, changed, deleted, started, stopped or crashed — and builds
+ *   which says when a VM was made, changed, deleted, started, stopped or crashed, and when
+ *   snapshots/tree.json changed (a revert or a discard suspends or un-suspends) — and builds
  *   the full list (which asks each running host its state) only when they differ;
  * - keeps one connection to each running VM host and looks again when it reports a state
  *   change or goes away (pause and resume change no file; a killed host changes none);
@@ -152,21 +157,27 @@ export class VmChangeFeed {
     const listing = await services.library.list();
     const records = await Promise.all(
       listing.entries.map(async (entry) => {
-        const [host, lastExit] = await Promise.all([
+        const [host, lastExit, tree] = await Promise.all([
           readHostRecord(entry.folder),
           readLastExit(entry.folder),
+          // A revert or a discarded state (by any process) suspends or un-suspends a VM.
+          stat(new SnapshotLayout(entry.folder).treeFile).then(
+            (info) => info.mtimeMs,
+            () => null,
+          ),
         ]);
-        return { entry, host, lastExit };
+        return { entry, host, lastExit, tree };
       }),
     );
     const fingerprint = JSON.stringify([
       listing.root,
       listing.registryProblem,
-      records.map(({ entry, host, lastExit }) => [
+      records.map(({ entry, host, lastExit, tree }) => [
         entry.folder,
         entry.status === 'ok' ? entry.config : entry.problem,
         host.kind === 'ok' ? host.record.pid : host.kind,
         lastExit?.at,
+        tree,
       ]),
     ]);
     // Everyone left while this look was under way: hold no connections for nobody.
@@ -238,7 +249,7 @@ function endOf(lastExit: LastExit | undefined, error: unknown): SubscriptionEnd 
 async function openHostStream(
   openServices: () => Promise<VmServices>,
   id: string,
-  sink: SubscriptionSink<'vm.serial' | 'vm.display'>,
+  sink: Pick<SubscriptionSink<SubscriptionChannel>, 'end'>,
   start: (client: VmHostClient) => Promise<void>,
 ): Promise<{ client: VmHostClient; close(): void }> {
   const services = await openServices();
@@ -332,6 +343,7 @@ export function createSubscriptionHandlers(
   feed: VmChangeFeed,
   parse: {
     vmRef: (payload: unknown) => SubscriptionParamsOf<'vm.display'>;
+    progress: (payload: unknown) => SubscriptionParamsOf<'vm.progress'>;
     serial: (payload: unknown) => SubscriptionParamsOf<'vm.serial'>;
     empty: (payload: unknown) => undefined;
   },
@@ -371,6 +383,18 @@ export function createSubscriptionHandlers(
           },
           close: () => stream.close(),
         };
+      },
+    },
+    'vm.progress': {
+      parseParams: parse.progress,
+      async open({ id }, sink) {
+        // The host sends `progress` to every connection: no subscribe call is needed.
+        const stream = await openHostStream(openServices, id, sink, async (client) => {
+          client.on('progress', ({ operation, done, total }) =>
+            sink.event({ operation, done, total }),
+          );
+        });
+        return { send: () => undefined, close: () => stream.close() };
       },
     },
   };

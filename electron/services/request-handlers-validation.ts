@@ -35,6 +35,7 @@ import {
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB, NEW_DISK_FILE } from './library/vm-library.ts';
 import { applyVmPatch } from './library/vm-patch.ts';
 import { applySettingsPatch, cloneSettings, defaultSettings } from './settings/settings.ts';
+import { readSnapshotDescription, readSnapshotName } from './snapshots/snapshot-tree.ts';
 import { RequestError } from './request-error.ts';
 import { MAX_SERIAL_INPUT_BYTES } from './vm-host/protocol.ts';
 
@@ -117,6 +118,109 @@ export function parseVmRef(what: string) {
     const id = readVmId(issues, record['id'], 'id');
     check(what, issues);
     return { id: id ?? '' };
+  };
+}
+
+function readSnapshotId(issues: IssueList, value: unknown, at: string): string | undefined {
+  const text = readString(issues, value, at, { minLength: 1, maxLength: 36 });
+  if (text !== undefined && !uuidPattern.test(text)) {
+    issues.add(at, 'must be a snapshot id (a UUID, as snapshots.list reports it)');
+    return undefined;
+  }
+  return text?.toLowerCase();
+}
+
+function readOptionalBoolean(
+  issues: IssueList,
+  record: Record<string, unknown>,
+  key: string,
+): boolean | undefined {
+  return Object.hasOwn(record, key) ? readBoolean(issues, record[key], key) : undefined;
+}
+
+export function parseStartRequest(payload: unknown): RequestOf<'vms.start'> {
+  const { issues, record } = readRequest('vms.start', payload, {
+    required: ['id'],
+    optional: ['discardSuspended'],
+  });
+  const id = readVmId(issues, record['id'], 'id') ?? '';
+  const discardSuspended = readOptionalBoolean(issues, record, 'discardSuspended');
+  check('vms.start', issues);
+  return discardSuspended === undefined ? { id } : { id, discardSuspended };
+}
+
+export function parseCloneRequest(payload: unknown): RequestOf<'vms.clone'> {
+  const { issues, record } = readRequest('vms.clone', payload, {
+    required: ['id', 'name'],
+    optional: ['linked', 'snapshot'],
+  });
+  const id = readVmId(issues, record['id'], 'id') ?? '';
+  const name = readString(issues, record['name'], 'name', {
+    minLength: 1,
+    trim: true,
+    maxLength: vmLimits.maxNameLength,
+  });
+  const linked = readOptionalBoolean(issues, record, 'linked');
+  const snapshot = Object.hasOwn(record, 'snapshot')
+    ? readSnapshotId(issues, record['snapshot'], 'snapshot')
+    : undefined;
+  if (linked === true && !Object.hasOwn(record, 'snapshot')) {
+    issues.add('snapshot', 'a linked clone is made from a snapshot: give its id');
+  }
+  check('vms.clone', issues);
+  return {
+    id,
+    name: name ?? '',
+    ...(linked !== undefined ? { linked } : {}),
+    ...(snapshot !== undefined ? { snapshot } : {}),
+  };
+}
+
+/** `{id, snapshot}` and nothing else: the VM and one of its snapshots, by id. */
+export function parseSnapshotRef(what: string) {
+  return (payload: unknown): VmRef & { snapshot: string } => {
+    const { issues, record } = readRequest(what, payload, { required: ['id', 'snapshot'] });
+    const id = readVmId(issues, record['id'], 'id') ?? '';
+    const snapshot = readSnapshotId(issues, record['snapshot'], 'snapshot') ?? '';
+    check(what, issues);
+    return { id, snapshot };
+  };
+}
+
+export function parseSnapshotTakeRequest(payload: unknown): RequestOf<'snapshots.take'> {
+  const { issues, record } = readRequest('snapshots.take', payload, {
+    required: ['id', 'name'],
+    optional: ['description'],
+  });
+  const id = readVmId(issues, record['id'], 'id') ?? '';
+  const name = readSnapshotName(issues, record['name'], 'name');
+  const description = Object.hasOwn(record, 'description')
+    ? readSnapshotDescription(issues, record['description'], 'description')
+    : undefined;
+  check('snapshots.take', issues);
+  return { id, name: name ?? '', ...(description !== undefined ? { description } : {}) };
+}
+
+export function parseSnapshotRenameRequest(payload: unknown): RequestOf<'snapshots.rename'> {
+  const { issues, record } = readRequest('snapshots.rename', payload, {
+    required: ['id', 'snapshot'],
+    optional: ['name', 'description'],
+  });
+  const id = readVmId(issues, record['id'], 'id') ?? '';
+  const snapshot = readSnapshotId(issues, record['snapshot'], 'snapshot') ?? '';
+  const hasName = Object.hasOwn(record, 'name');
+  const hasDescription = Object.hasOwn(record, 'description');
+  if (!hasName && !hasDescription) issues.add('', 'give a new name, a description or both');
+  const name = hasName ? readSnapshotName(issues, record['name'], 'name') : undefined;
+  const description = hasDescription
+    ? readSnapshotDescription(issues, record['description'], 'description')
+    : undefined;
+  check('snapshots.rename', issues);
+  return {
+    id,
+    snapshot,
+    ...(name !== undefined ? { name } : {}),
+    ...(description !== undefined ? { description } : {}),
   };
 }
 

@@ -10,11 +10,13 @@ import type { VmDisk } from './library/vm-config.ts';
 import type { CreateVmSpec, LibraryVm } from './library/vm-library.ts';
 import { RequestError } from './request-error.ts';
 import { toRequestError, type HostConnections } from './request-handlers-connections.ts';
-import type { MachineState } from './native/native-addon.ts';
+import type { MachineState, NativeAddon } from './native/native-addon.ts';
+import { cloneVm as cloneLibraryVm, prepareToDeleteVm } from './vm-host/vm-clone.ts';
 import type { VmHostClient } from './vm-host/vm-host-client.ts';
 import { isHostProcessAlive } from './vm-host/runtime-files.ts';
-import type { VmRunState } from './vm-host/vm-host-registry.ts';
+import { isActive, type VmRunState } from './vm-host/vm-host-registry.ts';
 import type { VmServices } from './vm-host/vm-services.ts';
+import { VmSnapshots } from './vm-host/vm-snapshots.ts';
 
 /** After a forced power off, how long the host may take to clean up and exit. */
 const FORCE_WAIT_MS = 15_000;
@@ -23,9 +25,11 @@ const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]); // "QFI\xfb"
 export interface VmActionContext {
   services: VmServices;
   connections: HostConnections;
+  /** The native core, for snapshots and clones (disk layers, copies); loaded on first use. */
+  addon: () => NativeAddon;
 }
 
-async function withErrors<T>(task: () => Promise<T>, vm?: LibraryVm): Promise<T> {
+export async function withErrors<T>(task: () => Promise<T>, vm?: LibraryVm): Promise<T> {
   try {
     return await task();
   } catch (error) {
@@ -34,7 +38,7 @@ async function withErrors<T>(task: () => Promise<T>, vm?: LibraryVm): Promise<T>
 }
 
 /** The VM with this id; 'not-found' or 'broken-vm' otherwise. */
-async function getVm(services: VmServices, id: string): Promise<LibraryVm> {
+export async function getVm(services: VmServices, id: string): Promise<LibraryVm> {
   return withErrors(() => services.library.get(id));
 }
 
@@ -166,7 +170,7 @@ export async function renameVm(
 }
 
 export async function deleteVm(
-  { services }: VmActionContext,
+  { services, addon }: VmActionContext,
   request: RequestOf<'vms.delete'>,
 ): Promise<ResponseOf<'vms.delete'>> {
   const permanently = request.permanently ?? false;
@@ -174,16 +178,26 @@ export async function deleteVm(
     const vm = await getVm(services, request.id);
     // A host that died leaves its socket in the runtime folder; take it along.
     await services.registry.clearDeadHost(vm);
+    await withErrors(
+      () => prepareToDeleteVm(services.library, new VmSnapshots(services, addon), vm),
+      vm,
+    );
     return withErrors(() => services.library.delete({ id: vm.id }, { permanently }), vm);
   }
   return withErrors(() => services.library.delete({ folder: request.folder }, { permanently }));
 }
 
 export async function startVm(
-  { services }: VmActionContext,
-  { id }: RequestOf<'vms.start'>,
+  { services, addon }: VmActionContext,
+  { id, discardSuspended = false }: RequestOf<'vms.start'>,
 ): Promise<VmRunStatus> {
   const vm = await getVm(services, id);
+  if (discardSuspended && (await services.registry.status(vm)).state === 'suspended') {
+    await withErrors(async () => {
+      const store = await new VmSnapshots(services, addon).openStore(vm);
+      await store.clearResume();
+    }, vm);
+  }
   const started = await withErrors(() => services.registry.start(vm), vm);
   return { id: vm.id, state: 'running', pid: started.pid };
 }
@@ -326,4 +340,80 @@ export async function sendSerial(
 ): Promise<ResponseOf<'vms.sendSerial'>> {
   const params = 'text' in request ? { text: request.text } : { base64: request.base64 };
   return onHost(context, request.id, (client) => client.call('sendSerial', params));
+}
+
+/** How a VM that cannot be suspended is, for the message. */
+function notSuspendable(state: VmRunState): string {
+  switch (state) {
+    case 'suspended':
+      return 'is already suspended';
+    case 'crashed':
+      return 'is not running (its VM host died)';
+    default:
+      return 'is off';
+  }
+}
+
+export async function suspendVm(
+  context: VmActionContext,
+  { id }: RequestOf<'vms.suspend'>,
+): Promise<VmRunStatus> {
+  const { services } = context;
+  const vm = await getVm(services, id);
+  const status = await services.registry.status(vm);
+  if (status.state === 'unresponsive') {
+    throw new RequestError(
+      'host-unresponsive',
+      `"${vm.config.name}": ${status.detail ?? 'its VM host does not answer'}, so it cannot be suspended.`,
+    );
+  }
+  if (!isActive(status.state)) {
+    throw new RequestError(
+      'invalid-state',
+      `"${vm.config.name}" ${notSuspendable(status.state)}: only a running or paused VM can be suspended.`,
+    );
+  }
+  await onHost(context, vm.id, async (client) => {
+    // Answers once the state is saved; then the host powers the VM off and exits.
+    await client.call('suspend');
+    await Promise.race([client.closed, delay(FORCE_WAIT_MS)]);
+  });
+  const pid = status.pid;
+  if (pid !== undefined) await until(() => !isHostProcessAlive(pid), FORCE_WAIT_MS);
+  return runStatus(services, vm);
+}
+
+export async function cloneVm(
+  { services, addon }: VmActionContext,
+  { id, name, linked, snapshot }: RequestOf<'vms.clone'>,
+): Promise<VmDetails> {
+  const source = await getVm(services, id);
+  const sourceRunning = isActive((await services.registry.status(source)).state);
+  if (sourceRunning && snapshot === undefined) {
+    throw new RequestError(
+      'vm-running',
+      `"${source.config.name}" is running: power it off to clone its current state, or clone ` +
+        'one of its snapshots.',
+    );
+  }
+  const clone = await withErrors(async () => {
+    const snapshots = new VmSnapshots(services, addon);
+    const store = await snapshots.openStore(source, { running: sourceRunning });
+    return cloneLibraryVm(
+      {
+        library: services.library,
+        addon,
+        store,
+        sourceRunning,
+        protect: (snapshotId, cloneVmId) => snapshots.protect(source, snapshotId, cloneVmId, true),
+      },
+      source,
+      name,
+      {
+        ...(linked !== undefined ? { linked } : {}),
+        ...(snapshot !== undefined ? { snapshot } : {}),
+      },
+    );
+  }, source);
+  return details(services, clone);
 }

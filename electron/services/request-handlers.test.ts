@@ -25,6 +25,7 @@ import { openVmServices, type VmServices } from './vm-host/vm-services.ts';
 const usable: KvmStatus = { ok: true, devicePath: '/dev/kvm', apiVersion: 12 };
 const fakeAddon = { probeKvm: () => usable };
 const VM_ID = '3f2b8c1e-5d4a-4c1b-9e0f-1a2b3c4d5e6f';
+const SNAPSHOT_ID = '0a3f5b0c-1d2e-4f30-8a4b-5c6d7e8f9a0b';
 
 /** A library, settings and runtime folder of their own; PATH-less, so trash is `<library>/.trash`. */
 async function sandbox(t: { after(fn: () => Promise<void>): void }) {
@@ -153,11 +154,23 @@ const badRequests: { [C in RequestChannel]: unknown[] } = {
     { folder: 'relative' },
     { id: VM_ID, permanently: 'yes' },
   ],
-  'vms.start': [{ id: 'x' }, { id: VM_ID, now: true }],
+  'vms.start': [{ id: 'x' }, { id: VM_ID, now: true }, { id: VM_ID, discardSuspended: 'yes' }],
   'vms.stop': [{ id: VM_ID, force: 'yes' }, { force: true }],
   'vms.pause': [{ id: '' }, { id: VM_ID, x: 1 }],
   'vms.resume': [{ id: 7 }],
   'vms.reset': [{ id: null }],
+  'vms.suspend': [{}, { id: 'Alpine' }, { id: VM_ID, force: true }],
+  'vms.clone': [
+    { id: VM_ID },
+    { id: VM_ID, name: '' },
+    { id: VM_ID, name: '   ' },
+    { id: VM_ID, name: 'x'.repeat(200) },
+    { id: VM_ID, name: 'Copy', linked: true },
+    { id: VM_ID, name: 'Copy', linked: 'yes', snapshot: SNAPSHOT_ID },
+    { id: VM_ID, name: 'Copy', snapshot: 'Clean install' },
+    { id: VM_ID, name: 'Copy', full: true },
+    { id: 'x', name: 'Copy' },
+  ],
   'vms.screenshot': [{ id: VM_ID, format: 'jpeg' }],
   'vms.sendKeys': [
     { id: VM_ID },
@@ -179,6 +192,38 @@ const badRequests: { [C in RequestChannel]: unknown[] } = {
     { id: VM_ID, text: 'a', base64: 'YQ==' },
     { id: VM_ID, base64: '***' },
     { id: VM_ID, text: 'x'.repeat(600 * 1024) },
+  ],
+  'snapshots.list': [{}, { id: 'nope' }, { id: VM_ID, all: true }],
+  'snapshots.thumbnail': [
+    { id: VM_ID },
+    { id: VM_ID, snapshot: '../../vm.json' },
+    { id: VM_ID, snapshot: `${SNAPSHOT_ID}/../x` },
+    { id: VM_ID, snapshot: SNAPSHOT_ID, size: 64 },
+  ],
+  'snapshots.take': [
+    { id: VM_ID },
+    { id: VM_ID, name: '' },
+    { id: VM_ID, name: '   ' },
+    { id: VM_ID, name: 'x'.repeat(101) },
+    { id: VM_ID, name: 'a\nb' },
+    { id: VM_ID, name: 'Clean', description: 'x'.repeat(10_001) },
+    { id: VM_ID, name: 'Clean', description: 'a\u0000b' },
+    { id: VM_ID, name: 'Clean', memory: true },
+    { id: 'x', name: 'Clean' },
+  ],
+  'snapshots.revert': [
+    { id: VM_ID },
+    { id: VM_ID, snapshot: 'Clean install' },
+    { id: VM_ID, snapshot: SNAPSHOT_ID, force: true },
+  ],
+  'snapshots.delete': [{ id: VM_ID, snapshot: 42 }, { snapshot: SNAPSHOT_ID }],
+  'snapshots.rename': [
+    { id: VM_ID, snapshot: SNAPSHOT_ID },
+    { id: VM_ID, snapshot: SNAPSHOT_ID, name: '' },
+    { id: VM_ID, snapshot: SNAPSHOT_ID, name: 'x'.repeat(101) },
+    { id: VM_ID, snapshot: SNAPSHOT_ID, description: 7 },
+    { id: VM_ID, snapshot: SNAPSHOT_ID, title: 'Clean' },
+    { id: VM_ID, snapshot: 'Clean', name: 'Cleaner' },
   ],
   'settings.get': [{ theme: 'dark' }],
   'settings.update': [
@@ -242,6 +287,15 @@ test('the issues name the request fields', async () => {
     ['vms.create', create({ memoryMib: 512 }), 'memoryMib'],
     ['vms.update', { id: VM_ID, patch: { hardware: { cpus: 1000 } } }, 'patch.hardware.cpus'],
     ['vms.input', { id: VM_ID, events: [{ type: 'pointerMove', x: -1, y: 0 }] }, 'events[0].x'],
+    ['vms.clone', { id: VM_ID, name: 'Copy', linked: true }, 'snapshot'],
+    ['snapshots.take', { id: VM_ID, name: ' ' }, 'name'],
+    ['snapshots.take', { id: VM_ID, name: 'Clean', descripton: '' }, 'descripton'],
+    ['snapshots.thumbnail', { id: VM_ID, snapshot: '../tree.json' }, 'snapshot'],
+    [
+      'snapshots.rename',
+      { id: VM_ID, snapshot: SNAPSHOT_ID, description: 'a\u0000b' },
+      'description',
+    ],
     ['settings.update', { theme: 'neon' }, 'theme'],
   ];
   for (const [channel, payload, field] of cases) {
@@ -495,6 +549,7 @@ test('subscriptions refuse bad params, and a VM that is not running', async (t) 
     'vms.changed': [{ all: true }],
     'vm.serial': [{}, { id: 'x' }, { id: VM_ID, history: 'yes' }, { id: VM_ID, follow: true }],
     'vm.display': [{}, { id: VM_ID, scale: 2 }],
+    'vm.progress': [{}, { id: 'x' }, { id: VM_ID, operation: 'take' }],
   };
   for (const channel of subscriptionChannels) {
     for (const params of bad[channel]) {
@@ -512,6 +567,10 @@ test('subscriptions refuse bad params, and a VM that is not running', async (t) 
   );
   await expectRequestError(
     services.subscriptions['vm.display'].open({ id: vm.id }, sink),
+    'not-running',
+  );
+  await expectRequestError(
+    services.subscriptions['vm.progress'].open({ id: vm.id }, sink),
     'not-running',
   );
   await expectRequestError(

@@ -8,6 +8,7 @@
 import type { RequestChannel, RequestOf, ResponseOf } from '../common/contract.ts';
 import { getHostInfo, type KvmProber } from './host-info.ts';
 import type { CreateDiskImage } from './library/vm-library.ts';
+import type { NativeAddon } from './native/native-addon.ts';
 import { RequestError } from './request-error.ts';
 import { HostConnections, toRequestError } from './request-handlers-connections.ts';
 import {
@@ -16,7 +17,9 @@ import {
   type SubscriptionHandlers,
   type VmChangeFeedOptions,
 } from './request-handlers-events.ts';
+import * as snapshots from './request-handlers-snapshots.ts';
 import {
+  parseCloneRequest,
   parseCreateRequest,
   parseDeleteRequest,
   parseEmptyRequest,
@@ -26,6 +29,10 @@ import {
   parseSendSerialRequest,
   parseSerialParams,
   parseSettingsPatch,
+  parseSnapshotRef,
+  parseSnapshotRenameRequest,
+  parseSnapshotTakeRequest,
+  parseStartRequest,
   parseStopRequest,
   parseUpdateRequest,
   parseVmRef,
@@ -39,7 +46,8 @@ export interface ServiceDependencies {
   /**
    * Loads the native core. Called on first use, not at start, so a missing or broken addon
    * becomes a clear error on the request that needs it rather than an app that never opens.
-   * `imageCreate` makes new disks for `vms.create`.
+   * `imageCreate` makes new disks for `vms.create`; snapshots and clones need the whole
+   * NativeAddon (its disk-image functions), which the real addon is.
    */
   loadNativeAddon: () => KvmProber & { imageCreate?: CreateDiskImage };
   /** Where the library, settings and VM hosts are found; default process.env. */
@@ -112,6 +120,20 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
     if (!imageCreate) throw new Error('this build of the native core cannot make disk images');
     return imageCreate(file, options);
   };
+  /** The whole native core, for snapshots and clones. */
+  const nativeAddon = (): NativeAddon => {
+    const loaded = addon() as Partial<NativeAddon>;
+    const needed = ['imageCreate', 'imageInfo', 'openDiskImage', 'describeSnapshot'] as const;
+    const absent = needed.filter((name) => typeof loaded[name] !== 'function');
+    if (absent.length > 0) {
+      throw new RequestError(
+        'native-core-unavailable',
+        `This build of Nestbox's native core cannot work with snapshots (it has no ${absent.join(', ')}). ` +
+          'Reinstall Nestbox, or run `npm run build` in a source checkout.',
+      );
+    }
+    return loaded as NativeAddon;
+  };
   // Opened per request: the library root follows the vmFolder setting as it is now.
   const openServices = deps.openVmServices ?? (() => openVmServices({ env, createDiskImage }));
   const connections = new HostConnections();
@@ -126,7 +148,8 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
     return changing(
       {
         parseRequest,
-        handle: async (request) => act({ services: await openServices(), connections }, request),
+        handle: async (request) =>
+          act({ services: await openServices(), connections, addon: nativeAddon }, request),
       },
       feed,
     );
@@ -138,7 +161,8 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
   ): ChannelHandler<C> {
     return {
       parseRequest,
-      handle: async (request) => act({ services: await openServices(), connections }, request),
+      handle: async (request) =>
+        act({ services: await openServices(), connections, addon: nativeAddon }, request),
     };
   }
 
@@ -156,15 +180,27 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
     'vms.update': vmChannel(parseUpdateRequest, vms.updateVm),
     'vms.rename': vmChannel(parseRenameRequest, vms.renameVm),
     'vms.delete': vmChannel(parseDeleteRequest, vms.deleteVm),
-    'vms.start': vmChannel(parseVmRef('vms.start'), vms.startVm),
+    'vms.start': vmChannel(parseStartRequest, vms.startVm),
     'vms.stop': vmChannel(parseStopRequest, vms.stopVm),
     'vms.pause': vmChannel(parseVmRef('vms.pause'), vms.pauseVm),
     'vms.resume': vmChannel(parseVmRef('vms.resume'), vms.resumeVm),
     'vms.reset': vmChannel(parseVmRef('vms.reset'), vms.resetVm),
+    'vms.suspend': vmChannel(parseVmRef('vms.suspend'), vms.suspendVm),
+    'vms.clone': vmChannel(parseCloneRequest, vms.cloneVm),
     'vms.screenshot': vmQuery(parseVmRef('vms.screenshot'), vms.screenshotVm),
     'vms.sendKeys': vmQuery(parseSendKeysRequest, vms.sendKeys),
     'vms.input': vmQuery(parseInputRequest, vms.sendInput),
     'vms.sendSerial': vmQuery(parseSendSerialRequest, vms.sendSerial),
+    'snapshots.list': vmQuery(parseVmRef('snapshots.list'), snapshots.listSnapshots),
+    'snapshots.thumbnail': vmQuery(
+      parseSnapshotRef('snapshots.thumbnail'),
+      snapshots.snapshotThumbnail,
+    ),
+    // Changing: a revert can leave the VM off, suspended or running again.
+    'snapshots.take': vmChannel(parseSnapshotTakeRequest, snapshots.takeSnapshot),
+    'snapshots.revert': vmChannel(parseSnapshotRef('snapshots.revert'), snapshots.revertSnapshot),
+    'snapshots.delete': vmChannel(parseSnapshotRef('snapshots.delete'), snapshots.deleteSnapshot),
+    'snapshots.rename': vmChannel(parseSnapshotRenameRequest, snapshots.renameSnapshot),
     'settings.get': {
       parseRequest: parseEmptyRequest,
       handle: () => settings.load(),
@@ -187,6 +223,7 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
 
   const subscriptions = createSubscriptionHandlers(openServices, feed, {
     vmRef: parseVmRef('vm.display'),
+    progress: parseVmRef('vm.progress'),
     serial: parseSerialParams,
     empty: parseEmptyRequest,
   });

@@ -28,6 +28,15 @@ export type {
   Theme,
 } from '../../../electron/common/app-settings.ts';
 export type { HostInfo, KvmProblem, KvmStatus } from '../../../electron/common/host-info.ts';
+export type {
+  SnapshotDeleteResult,
+  SnapshotKind,
+  SnapshotNode,
+  SnapshotRevertResult,
+  SnapshotTakeResult,
+  SnapshotTree,
+  VmProgress,
+} from '../../../electron/common/snapshot-types.ts';
 export type { ValidationIssueData } from '../../../electron/common/validation-issue.ts';
 export type {
   CreateVmRequest,

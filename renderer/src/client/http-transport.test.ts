@@ -245,6 +245,32 @@ describe('http transport subscriptions (WebSockets)', () => {
     expect(ends[1]?.error?.message).toMatch(/nestbox serve/);
   });
 
+  it("opens /api/vms/<id>/progress for a VM's progress, as JSON events", () => {
+    const seen: unknown[] = [];
+    const stop = transport().onVmProgress({ id: 'a1b2' }, (progress) => seen.push(progress));
+    const socket = FakeWebSocket.last;
+
+    expect(socket?.url).toBe('ws://localhost:8080/api/vms/a1b2/progress?token=s3cret');
+    socket?.open();
+    const progress = { operation: 'suspend', done: 10, total: 20 };
+    socket?.receive(JSON.stringify({ type: 'event', data: progress }));
+    expect(seen).toEqual([progress]);
+    stop();
+    expect(socket?.closedWith).toBe(1000);
+  });
+
+  it('posts the snapshot channels like every other', async () => {
+    const fetchMock = vi.fn<typeof fetch>();
+    const tree = { nodes: [], roots: [], currentId: null, retainedLayers: 0, diskProblem: null };
+    fetchMock.mockResolvedValue(json(200, { ...tree, suspended: false }));
+    const client = createNestboxClient(createHttpTransport({ token: 't', fetch: fetchMock }));
+
+    await expect(client.listSnapshots({ id: 'a1b2' })).resolves.toMatchObject(tree);
+    const [url, init] = fetchMock.mock.calls[0] ?? [];
+    expect(url).toBe('/api/snapshots.list');
+    expect(JSON.parse(String(init?.body))).toEqual({ id: 'a1b2' });
+  });
+
   it('keeps the field issues of a refused request', async () => {
     const fetchMock = vi.fn<typeof fetch>();
     const issues = [{ path: 'kernel', message: '/nope does not exist' }];

@@ -55,6 +55,8 @@ function socketPath<S extends SubscriptionChannel>(
     }
     case 'vm.display':
       return `vms/${encodeURIComponent((params as SubscriptionParamsOf<'vm.display'>).id)}/display`;
+    case 'vm.progress':
+      return `vms/${encodeURIComponent((params as SubscriptionParamsOf<'vm.progress'>).id)}/progress`;
   }
   throw new Error(`no WebSocket for "${String(channel)}"`);
 }

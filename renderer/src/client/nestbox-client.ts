@@ -9,6 +9,7 @@ import type {
   SubscriptionMap,
   SubscriptionParamsOf,
   VmList,
+  VmProgress,
 } from './contract.ts';
 
 /** What a transport calls for one subscription. */
@@ -60,10 +61,18 @@ const channelOfMethod: { [C in RequestChannel as (typeof requestFunctionNames)[C
   pauseVm: 'vms.pause',
   resumeVm: 'vms.resume',
   resetVm: 'vms.reset',
+  suspendVm: 'vms.suspend',
+  cloneVm: 'vms.clone',
   screenshotVm: 'vms.screenshot',
   sendKeys: 'vms.sendKeys',
   sendInput: 'vms.input',
   sendSerial: 'vms.sendSerial',
+  listSnapshots: 'snapshots.list',
+  snapshotThumbnail: 'snapshots.thumbnail',
+  takeSnapshot: 'snapshots.take',
+  revertSnapshot: 'snapshots.revert',
+  deleteSnapshot: 'snapshots.delete',
+  renameSnapshot: 'snapshots.rename',
   getSettings: 'settings.get',
   updateSettings: 'settings.update',
 };
@@ -104,6 +113,15 @@ export interface NestboxClient extends RequestMethods {
     params: SubscriptionParamsOf<'vm.display'>,
     handlers: { message(data: ArrayBuffer): void; end?(end: SubscriptionEnd): void },
   ): VmDisplayConnection;
+  /**
+   * A running VM's long operations (`vm.progress`): a snapshot with memory, a suspend.
+   * Ends with the VM (or at once with `not-running`). Returns the unsubscribe.
+   */
+  onVmProgress(
+    params: SubscriptionParamsOf<'vm.progress'>,
+    listener: (progress: VmProgress) => void,
+    onEnd?: (end: SubscriptionEnd) => void,
+  ): () => void;
 }
 
 const utf8 = new TextEncoder();
@@ -144,6 +162,13 @@ export function createNestboxClient(transport: Transport): NestboxClient {
         acknowledge: (ack) => void subscription.send(ack).catch(() => undefined),
         close: () => subscription.close(),
       };
+    },
+    onVmProgress(params, listener, onEnd) {
+      const subscription = transport.subscribe('vm.progress', params, {
+        event: listener,
+        end: (end) => onEnd?.(end),
+      });
+      return () => subscription.close();
     },
   };
 }

@@ -87,6 +87,76 @@ describe('preload transport (Electron)', () => {
     expect(stopVm).toHaveBeenCalledWith({ id: 'a', force: true });
   });
 
+  it('passes the snapshot, suspend and clone requests to their preload functions', async () => {
+    const id = '3f2b8c1e-5d4a-4c1b-9e0f-1a2b3c4d5e6f';
+    const snapshot = '0a3f5b0c-1d2e-4f30-8a4b-5c6d7e8f9a0b';
+    const answer = vi.fn(async () => ({}) as never);
+    const client = createNestboxClient(
+      createPreloadTransport(
+        fakePreloadApi({
+          listSnapshots: answer,
+          snapshotThumbnail: answer,
+          takeSnapshot: answer,
+          revertSnapshot: answer,
+          deleteSnapshot: answer,
+          renameSnapshot: answer,
+          suspendVm: answer,
+          cloneVm: answer,
+          startVm: answer,
+        }),
+      ),
+    );
+
+    await client.listSnapshots({ id });
+    await client.snapshotThumbnail({ id, snapshot });
+    await client.takeSnapshot({ id, name: 'Clean', description: 'fresh' });
+    await client.revertSnapshot({ id, snapshot });
+    await client.deleteSnapshot({ id, snapshot });
+    await client.renameSnapshot({ id, snapshot, name: 'Cleaner' });
+    await client.suspendVm({ id });
+    await client.cloneVm({ id, name: 'Copy', linked: true, snapshot });
+    await client.startVm({ id, discardSuspended: true });
+
+    expect(answer.mock.calls).toEqual([
+      [{ id }],
+      [{ id, snapshot }],
+      [{ id, name: 'Clean', description: 'fresh' }],
+      [{ id, snapshot }],
+      [{ id, snapshot }],
+      [{ id, snapshot, name: 'Cleaner' }],
+      [{ id }],
+      [{ id, name: 'Copy', linked: true, snapshot }],
+      [{ id, discardSuspended: true }],
+    ]);
+  });
+
+  it("delivers a VM's progress until unsubscribed", () => {
+    let subscriber: PreloadSubscriber<'vm.progress'> | undefined;
+    const unsubscribe = vi.fn();
+    const onVmProgress = vi.fn((_params: { id: string }, given: typeof subscriber) => {
+      subscriber = given;
+      return unsubscribe;
+    });
+    const client = createNestboxClient(createPreloadTransport(fakePreloadApi({ onVmProgress })));
+    const seen: unknown[] = [];
+    const ends: SubscriptionEnd[] = [];
+
+    const stop = client.onVmProgress(
+      { id: 'vm-1' },
+      (progress) => seen.push(progress),
+      (end) => ends.push(end),
+    );
+    subscriber?.event?.({ operation: 'take', done: 1, total: 4 });
+    subscriber?.end?.({ reason: 'vm-stopped' });
+    stop();
+    subscriber?.event?.({ operation: 'take', done: 4, total: 4 });
+
+    expect(onVmProgress.mock.calls[0]?.[0]).toEqual({ id: 'vm-1' });
+    expect(seen).toEqual([{ operation: 'take', done: 1, total: 4 }]);
+    expect(ends).toEqual([{ reason: 'vm-stopped' }]);
+    expect(unsubscribe).toHaveBeenCalledTimes(1);
+  });
+
   it('delivers VM list changes until unsubscribed, and ends once', () => {
     let subscriber: PreloadSubscriber<'vms.changed'> | undefined;
     const unsubscribe = vi.fn();

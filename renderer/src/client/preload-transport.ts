@@ -28,10 +28,18 @@ const preloadCalls: {
   'vms.pause': (api, request) => api.pauseVm(request),
   'vms.resume': (api, request) => api.resumeVm(request),
   'vms.reset': (api, request) => api.resetVm(request),
+  'vms.suspend': (api, request) => api.suspendVm(request),
+  'vms.clone': (api, request) => api.cloneVm(request),
   'vms.screenshot': (api, request) => api.screenshotVm(request),
   'vms.sendKeys': (api, request) => api.sendKeys(request),
   'vms.input': (api, request) => api.sendInput(request),
   'vms.sendSerial': (api, request) => api.sendSerial(request),
+  'snapshots.list': (api, request) => api.listSnapshots(request),
+  'snapshots.thumbnail': (api, request) => api.snapshotThumbnail(request),
+  'snapshots.take': (api, request) => api.takeSnapshot(request),
+  'snapshots.revert': (api, request) => api.revertSnapshot(request),
+  'snapshots.delete': (api, request) => api.deleteSnapshot(request),
+  'snapshots.rename': (api, request) => api.renameSnapshot(request),
   'settings.get': (api) => api.getSettings(),
   'settings.update': (api, request) => api.updateSettings(request),
 };
@@ -158,14 +166,20 @@ export function createPreloadTransport(api: PreloadApi, win: PortWindow = window
       const unsubscribe =
         channel === 'vms.changed'
           ? api.onVmsChanged(subscriber as PreloadSubscriber<'vms.changed'>)
-          : api.onVmSerial(
-              params as SubscriptionParamsOf<'vm.serial'>,
-              subscriber as PreloadSubscriber<'vm.serial'>,
-            );
+          : channel === 'vm.progress'
+            ? api.onVmProgress(
+                params as SubscriptionParamsOf<'vm.progress'>,
+                subscriber as PreloadSubscriber<'vm.progress'>,
+              )
+            : api.onVmSerial(
+                params as SubscriptionParamsOf<'vm.serial'>,
+                subscriber as PreloadSubscriber<'vm.serial'>,
+              );
       const id = (params as { id?: string } | undefined)?.id ?? '';
       return {
         async send(data) {
           // Only the console sends: its input is a request in Electron.
+          if (channel !== 'vm.serial') return;
           try {
             await api.sendSerial({ id, base64: toBase64(data as Uint8Array) });
           } catch (error) {
