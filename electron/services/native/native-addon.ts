@@ -423,10 +423,10 @@ export interface NativeAddon extends DiskImageAddon {
    * file is `layerPath`) that the child does not define itself with what the layer defines
    * there, then makes the layer's own backing file the child's (or none). The child reads the
    * same before, during and after, even if interrupted; run it again to finish. The layer is
-   * not modified. Synchronous: blocks the calling thread for the copy. Throws an Error with an
-   * IMAGE_* `code` (IMAGE_BACKING_CHAIN when the child does not use the layer).
+   * not modified. Runs on the image I/O thread; rejects with an Error with an IMAGE_* `code`
+   * (IMAGE_BACKING_CHAIN when the child does not use the layer).
    */
-  imageMergeLayer(layerPath: string, childPath: string): LayerMergeResult;
+  imageMergeLayer(layerPath: string, childPath: string): Promise<LayerMergeResult>;
   /**
    * Points a qcow2 image at another backing file (stored as given, relative to the image's
    * folder) or at none, without touching its content (`qemu-img rebase -u`). Synchronous.

@@ -344,22 +344,22 @@ Napi::Value image_write(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------
 // Snapshot layers. Synchronous for now: the calling thread waits for the copy.
 
+// On the image I/O thread: merging a multi-GiB layer takes seconds, and the VM host that
+// runs it must keep answering its clients meanwhile.
 Napi::Value image_merge_layer(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   const std::string layer = string_arg(info, 0, "layerPath");
   const std::string child = string_arg(info, 1, "childPath");
-  block::LayerMergeResult result;
-  try {
-    result = block::merge_layer_into_child(layer, child);
-  } catch (const std::exception& error) {
-    // Throws the Error (with its IMAGE_* code) the promise-based functions reject with.
-    return rejection(error)(env);
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("bytesCopied", u64_number(env, result.bytes_copied));
-  out.Set("clustersCopied", u64_number(env, result.clusters_copied));
-  out.Set("alreadyMerged", result.already_merged);
-  return out;
+  return worker_for(env).submit(env, [layer, child]() -> Completion {
+    const block::LayerMergeResult result = block::merge_layer_into_child(layer, child);
+    return [result](Napi::Env e) -> Napi::Value {
+      Napi::Object out = Napi::Object::New(e);
+      out.Set("bytesCopied", u64_number(e, result.bytes_copied));
+      out.Set("clustersCopied", u64_number(e, result.clusters_copied));
+      out.Set("alreadyMerged", result.already_merged);
+      return out;
+    };
+  });
 }
 
 Napi::Value image_rebase(const Napi::CallbackInfo& info) {

@@ -85,7 +85,7 @@ test('merging a layer QEMU wrote keeps the child byte-identical and qemu-img hap
   qemuImg('convert', '-O', 'raw', child, before);
   const layerHash = sha256(layer);
 
-  const result = addon.imageMergeLayer(layer, child);
+  const result = await addon.imageMergeLayer(layer, child);
   assert.ok(result.bytesCopied > 0);
   assert.ok(result.clustersCopied > 0);
   assert.equal(result.alreadyMerged, false);
@@ -112,17 +112,17 @@ test('merging a layer QEMU wrote keeps the child byte-identical and qemu-img hap
   });
 
   // A second run finds the work done.
-  assert.equal(addon.imageMergeLayer(layer, child).alreadyMerged, true);
+  assert.equal((await addon.imageMergeLayer(layer, child)).alreadyMerged, true);
   run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'raw', child, before]);
 });
 
-test('merging a layer without a backing file leaves the child standalone', (t) => {
+test('merging a layer without a backing file leaves the child standalone', async (t) => {
   const dir = makeTempDir(t);
   const { layer, child } = buildChain(dir, false);
   const before = path.join(dir, 'before.raw');
   qemuImg('convert', '-O', 'raw', child, before);
 
-  addon.imageMergeLayer(layer, child);
+  await addon.imageMergeLayer(layer, child);
   run('qemu-img', ['check', child]);
   const chain = backingChain(child);
   assert.equal(chain.length, 1);
@@ -130,7 +130,7 @@ test('merging a layer without a backing file leaves the child standalone', (t) =
   run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'raw', child, before]);
 });
 
-test('merging refuses a child that does not use the layer, changing nothing', (t) => {
+test('merging refuses a child that does not use the layer, changing nothing', async (t) => {
   const dir = makeTempDir(t);
   const { layer } = buildChain(dir);
   const other = path.join(dir, 'other.qcow2');
@@ -138,14 +138,11 @@ test('merging refuses a child that does not use the layer, changing nothing', (t
   qemuImg('create', '-f', 'qcow2', other, '16M');
   qemuImg('create', '-f', 'qcow2', '-b', 'other.qcow2', '-F', 'qcow2', stranger);
   const strangerHash = sha256(stranger);
-  assert.throws(
-    () => addon.imageMergeLayer(layer, stranger),
-    (error: DiskImageError) => {
-      assert.equal(error.code, 'IMAGE_BACKING_CHAIN');
-      assert.ok(error.message.includes(layer) && error.message.includes(stranger));
-      return true;
-    },
-  );
+  await assert.rejects(addon.imageMergeLayer(layer, stranger), (error: DiskImageError) => {
+    assert.equal(error.code, 'IMAGE_BACKING_CHAIN');
+    assert.ok(error.message.includes(layer) && error.message.includes(stranger));
+    return true;
+  });
   assert.equal(sha256(stranger), strangerHash);
 });
 
