@@ -18,6 +18,7 @@ import { writeFile } from 'node:fs/promises';
 import type { VmProgress } from '../../common/snapshot-types.ts';
 import type { MachineSession } from '../native/machine-session.ts';
 import type { DiskConfig, SnapshotFiles } from '../native/native-addon.ts';
+import { SnapshotStoreError } from '../snapshots/snapshot-error.ts';
 import type {
   CollectResult,
   SnapshotNode,
@@ -51,12 +52,35 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Store refusals that happen before it writes anything (validation, lookups, a stale tree). */
+const refusedBeforeCommit = new Set<string>([
+  'snapshot-not-found',
+  'snapshot-ambiguous',
+  'snapshot-protected',
+  'snapshot-tree-corrupt',
+  'snapshot-tree-newer',
+  'snapshot-tree-missing',
+  'snapshot-tree-unreadable',
+  'disk-configuration-changed',
+  'invalid-name',
+  'invalid-description',
+  'invalid-request',
+]);
+
 export class HostSnapshots {
   readonly #options: HostSnapshotsOptions;
   #busy: Promise<unknown> = Promise.resolve();
+  /** A failure asked for the VM to stop: nothing may resume it. */
+  #stopping = false;
 
   constructor(options: HostSnapshotsOptions) {
-    this.#options = options;
+    this.#options = {
+      ...options,
+      powerOff: (why) => {
+        this.#stopping = true;
+        options.powerOff(why);
+      },
+    };
   }
 
   get store(): SnapshotStore {
@@ -101,14 +125,19 @@ export class HostSnapshots {
           { stateFile: prepared.stateFile, ramFile: prepared.ramFile },
           (done, total) => this.#options.progress({ operation: 'suspend', done, total }),
         );
-        await store.commitSuspend(prepared);
+        await store.commitSuspend(prepared).catch((error: unknown) => {
+          // A commit that failed may still have landed: the next start may continue this
+          // state, so the VM must not run on and change its disks.
+          this.#options.powerOff(`suspending failed (${messageOf(error)})`);
+          throw error;
+        });
         log(
           `suspended: state saved in ${Math.round(performance.now() - started)} ms ` +
             `(${saved.ramBytesWritten} of ${saved.ramBytes} RAM bytes written)`,
         );
       } catch (error) {
         await store.abandonSuspend(prepared).catch(() => undefined);
-        if (wasRunning) session.resume();
+        if (wasRunning && !this.#stopping) session.resume();
         throw error;
       }
       this.#options.powerOff('suspended');
@@ -189,7 +218,9 @@ export class HostSnapshots {
     }
     const node = await store.commitTake(prepared, { thumbnail }).catch(async (error: unknown) => {
       await store.abandonTake(prepared).catch(() => undefined);
-      if (wasRunning) session.resume();
+      // A commit that failed may still have landed: the old overlay may be the snapshot's
+      // frozen layer now. Running on could change a snapshot; stopping cannot.
+      this.#options.powerOff(`taking snapshot "${prepared.name}" failed (${messageOf(error)})`);
       throw error;
     });
     try {
@@ -212,8 +243,19 @@ export class HostSnapshots {
     // A snapshot that cannot be restored is refused before anything changes.
     if (target.kind === 'memory') this.#options.checkSnapshot(store.snapshotFiles(target.id));
     const wasRunning = await this.#pauseForSnapshot();
-    // Until the store commits, the VM is where it was: a refusal leaves it running.
-    const result = await this.#resumingOnFailure(wasRunning, () => store.revert(target.id));
+    let result;
+    try {
+      result = await store.revert(target.id);
+    } catch (error) {
+      if (error instanceof SnapshotStoreError && refusedBeforeCommit.has(error.code)) {
+        // Refused before anything changed: the VM is where it was.
+        if (wasRunning) session.resume();
+      } else {
+        // It may have committed: the VM's overlay may no longer be the tree's.
+        this.#options.powerOff(`reverting to "${target.name}" failed (${messageOf(error)})`);
+      }
+      throw error;
+    }
     if (!result.memory) {
       log(`reverted to disk-only snapshot "${target.name}": powering the VM off`);
       this.#options.powerOff(`reverted to the powered-off snapshot "${target.name}"`);

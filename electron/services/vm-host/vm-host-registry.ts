@@ -124,6 +124,8 @@ export class VmHostRegistry {
       };
     }
     if (host.kind === 'none') {
+      // A saved state outlives however the last run ended: the VM continues it.
+      if (await hasResumePoint(vm.folder)) return { state: 'suspended', ...previous };
       if (lastExit && isCrash(lastExit)) {
         return {
           state: 'crashed',
@@ -131,11 +133,18 @@ export class VmHostRegistry {
           detail: `the VM failed: ${lastExit.error?.message ?? lastExit.reason}`,
         };
       }
-      if (await hasResumePoint(vm.folder)) return { state: 'suspended', ...previous };
       return { state: 'off', ...previous };
     }
     const { pid, socketPath } = host.record;
     if (!isHostProcessAlive(pid)) {
+      if (await hasResumePoint(vm.folder)) {
+        return {
+          state: 'suspended',
+          pid,
+          ...previous,
+          detail: `its saved state was committed before the VM host (pid ${pid}) ended`,
+        };
+      }
       return {
         state: 'crashed',
         pid,

@@ -554,15 +554,15 @@ export class VmHost {
     } catch (error) {
       this.#log.write('host', `could not write last-exit.json: ${messageOf(error)}`);
     }
-    // The machine's files are let go, and layers of snapshots deleted while it ran are merged,
-    // while this host still holds the VM: nobody else may touch its snapshot tree meanwhile.
     this.#session.close();
-    await this.#collectSnapshotLayers();
     // The host record goes before the goodbye: a client that saw the connection close and
-    // asks again finds the VM off, never "running" with no one answering. The lock goes with
-    // it, so a start right after the answer to powerOff or suspend is not refused.
+    // asks again finds the VM off, never "running" with no one answering.
     await rm(hostRecordPath(parts.folder), { force: true }).catch(() => undefined);
     await rm(parts.socketPath, { force: true }).catch(() => undefined);
+    // Layers of snapshots deleted while the machine ran are merged while this host still
+    // holds the VM's lock: nobody else touches its snapshot tree or starts it meanwhile (they
+    // wait for the lock), and nobody sees a host that does not answer.
+    await this.#collectSnapshotLayers();
     parts.lock.close();
     const closed = [...this.#connections].map(
       (connection) =>
