@@ -31,14 +31,21 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-export async function startServeProcess(timeoutMs = 15_000): Promise<ServeProcess> {
+export interface ServeOptions {
+  /** Added to the environment (NESTBOX_HOME for a library of its own, NESTBOX_VM_HOST…). */
+  env?: Readonly<Record<string, string>>;
+  timeoutMs?: number;
+}
+
+export async function startServeProcess(options: ServeOptions = {}): Promise<ServeProcess> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
   await access(cliPath).catch(() => {
     throw new Error(`${cliPath} is missing: run \`npm run build\` before the e2e tests`);
   });
   const runtimeDir = await mkdtemp(path.join(os.tmpdir(), 'nestbox-e2e-runtime-'));
   const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0'], {
     cwd: repoRoot,
-    env: { ...process.env, XDG_RUNTIME_DIR: runtimeDir },
+    env: { ...process.env, ...options.env, XDG_RUNTIME_DIR: runtimeDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -2,7 +2,8 @@ import type { ButtonHTMLAttributes } from 'react';
 import './Button.css';
 
 interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
-  variant?: 'primary' | 'secondary';
+  variant?: 'primary' | 'secondary' | 'danger' | 'ghost';
+  size?: 'normal' | 'small';
   /** Shows that the action is under way; the button stays focusable but does nothing. */
   busy?: boolean;
   busyLabel?: string;
@@ -10,6 +11,7 @@ interface ButtonProps extends ButtonHTMLAttributes<HTMLButtonElement> {
 
 export function Button({
   variant = 'secondary',
+  size = 'normal',
   busy = false,
   busyLabel,
   className,
@@ -22,7 +24,9 @@ export function Button({
     <button
       {...props}
       type={type}
-      className={['button', `button--${variant}`, className].filter(Boolean).join(' ')}
+      className={['button', `button--${variant}`, size === 'small' && 'button--small', className]
+        .filter(Boolean)
+        .join(' ')}
       aria-disabled={busy || undefined}
       aria-busy={busy || undefined}
       // aria-disabled rather than disabled: the button keeps focus while the action runs.

@@ -1,23 +1,46 @@
-import { routes } from '../routes.ts';
+import type { ComponentType, SVGProps } from 'react';
+import { ComputerIcon, LayersIcon, SlidersIcon } from '../../components/icons.tsx';
+import { LibraryNav } from '../../features/library/components/LibraryNav.tsx';
+import { hrefs } from '../routes.ts';
 
-/** Lists only screens that exist; each new feature adds its route to `routes`. */
-export function Sidebar({ currentPath }: { currentPath: string }) {
+interface NavLink {
+  href: string;
+  label: string;
+  icon: ComponentType<SVGProps<SVGSVGElement>>;
+}
+
+interface SidebarProps {
+  /** The hash path on show, e.g. `/vms/…`. */
+  currentPath: string;
+  showPreferences: boolean;
+}
+
+/** The library's VMs, then the app's other screens. Only screens that exist are listed. */
+export function Sidebar({ currentPath, showPreferences }: SidebarProps) {
+  const top: NavLink[] = [{ href: hrefs.library, label: 'Library', icon: LayersIcon }];
+  const bottom: NavLink[] = [
+    { href: hrefs.thisComputer, label: 'This computer', icon: ComputerIcon },
+    ...(showPreferences
+      ? [{ href: hrefs.preferences, label: 'Preferences', icon: SlidersIcon }]
+      : []),
+  ];
+  const link = ({ href, label, icon: LinkIcon }: NavLink) => {
+    const path = href.replace(/^#/, '');
+    const current = path === currentPath || (path === '/' && currentPath === '');
+    return (
+      <li key={href}>
+        <a className="app-sidebar__link" href={href} aria-current={current ? 'page' : undefined}>
+          <LinkIcon className="app-sidebar__icon" />
+          {label}
+        </a>
+      </li>
+    );
+  };
   return (
     <nav className="app-sidebar" aria-label="Main">
-      <ul className="app-sidebar__list">
-        {routes.map(({ path, label, icon: RouteIcon }) => (
-          <li key={path}>
-            <a
-              className="app-sidebar__link"
-              href={`#${path}`}
-              aria-current={path === currentPath ? 'page' : undefined}
-            >
-              <RouteIcon className="app-sidebar__icon" />
-              {label}
-            </a>
-          </li>
-        ))}
-      </ul>
+      <ul className="app-sidebar__list">{top.map(link)}</ul>
+      <LibraryNav currentPath={currentPath} />
+      <ul className="app-sidebar__list app-sidebar__list--bottom">{bottom.map(link)}</ul>
     </nav>
   );
 }

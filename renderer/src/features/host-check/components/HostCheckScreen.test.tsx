@@ -1,6 +1,6 @@
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { App } from '../../../app/App.tsx';
 import { NestboxClientError } from '../../../client/client-error.ts';
 import type { HostInfo, KvmProblem } from '../../../client/contract.ts';
@@ -11,6 +11,11 @@ function notOk(problem: KvmProblem, message: string): HostInfo {
 }
 
 describe('This computer', () => {
+  beforeEach(() => {
+    // The library is the home screen; this one is a link away.
+    window.location.hash = '#/this-computer';
+  });
+
   it('says the machine is ready and shows its facts when KVM works', async () => {
     const client = fakeClient(async () =>
       hostInfo({

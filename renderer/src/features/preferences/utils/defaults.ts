@@ -1,0 +1,2 @@
+/** settings.ts defaults the form resets to. */
+export const DEFAULT_HOTKEY = 'Ctrl+Alt';
