@@ -33,26 +33,8 @@ export type VmDiskFormat = (typeof diskFormats)[number];
 export const networkModes = ['nat', 'none'] as const;
 export type VmNetworkMode = (typeof networkModes)[number];
 
-/**
- * The machine's own limits (native/src/machine/machine_config.{h,cc}), checked when the
- * file is read so a bad value is reported against its field, not at power-on.
- */
-export const vmLimits = {
-  minCpus: 1,
-  maxCpus: 64,
-  minMemoryMiB: 64,
-  maxMemoryMiB: 1024 * 1024,
-  maxDisks: 16,
-  maxPortForwards: 64,
-  /** The boot protocol's command-line buffer, less the NUL. */
-  maxCmdlineBytes: 0x10000 - 1,
-  minDisplay: { width: 320, height: 200 },
-  maxDisplay: { width: 8192, height: 8192 },
-  maxVramMiB: 256,
-  maxNameLength: 128,
-  maxNotesLength: 100_000,
-  maxPathLength: 4096,
-} as const;
+export { vmLimits } from '../../common/vm-rules.ts';
+import { vmLimits } from '../../common/vm-rules.ts';
 
 export interface VmDisk {
   /** The image file: relative to the VM's folder, or absolute. */

@@ -44,23 +44,8 @@ export interface VmPatch {
   boot?: VmBoot;
 }
 
-/**
- * Fields whose change takes effect only at power-on, so the library refuses them while the
- * VM runs (rather than storing a config that differs from the running machine):
- * the VMM sizes RAM and vCPUs and opens disks, binds forwarded ports and sets up the display
- * when the machine is created, and the boot settings are read at power-on.
- * Name, notes and guest OS type change at any time.
- */
-export const fieldsNeedingPowerOff = [
-  'hardware.cpus',
-  'hardware.memoryMiB',
-  'hardware.disks',
-  'hardware.network.mode',
-  'hardware.network.macAddress',
-  'hardware.network.portForwards',
-  'hardware.display',
-  'boot',
-] as const;
+export { fieldsNeedingPowerOff } from '../../common/vm-rules.ts';
+import { fieldsNeedingPowerOff } from '../../common/vm-rules.ts';
 
 const patchableTop = ['name', 'notes', 'guestOs', 'hardware', 'boot'];
 const patchableHardware = ['cpus', 'memoryMiB', 'disks', 'network', 'display'];

@@ -1,39 +1,6 @@
-/**
- * The VM config's limits and the fields that need the VM off, as the library enforces them.
- *
- * MIRRORED from electron/services/library/vm-config.ts (`vmLimits`) and vm-patch.ts
- * (`fieldsNeedingPowerOff`): the renderer may not import services code (it uses node:crypto
- * and node:path). Keep in step until these move to electron/common. The services validate
- * again on every request, so a drift shows as a service error, never as a bad vm.json.
- */
-export const vmLimits = {
-  minCpus: 1,
-  maxCpus: 64,
-  minMemoryMiB: 64,
-  maxMemoryMiB: 1024 * 1024,
-  maxDisks: 16,
-  maxPortForwards: 64,
-  /** The boot protocol's command-line buffer, less the NUL. */
-  maxCmdlineBytes: 0x10000 - 1,
-  minDisplay: { width: 320, height: 200 },
-  maxDisplay: { width: 8192, height: 8192 },
-  maxVramMiB: 256,
-  maxNameLength: 128,
-  maxNotesLength: 100_000,
-  maxPathLength: 4096,
-} as const;
-
-/** What the library refuses to change while the VM runs (vm-patch.ts). */
-export const fieldsNeedingPowerOff = [
-  'hardware.cpus',
-  'hardware.memoryMiB',
-  'hardware.disks',
-  'hardware.network.mode',
-  'hardware.network.macAddress',
-  'hardware.network.portForwards',
-  'hardware.display',
-  'boot',
-] as const;
+/** The library's own limits and power-off fields (electron/common/vm-rules.ts). */
+export { fieldsNeedingPowerOff, vmLimits } from '../../../../../electron/common/vm-rules.ts';
+import { fieldsNeedingPowerOff, vmLimits } from '../../../../../electron/common/vm-rules.ts';
 
 export type PowerOffField = (typeof fieldsNeedingPowerOff)[number];
 
