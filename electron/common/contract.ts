@@ -12,6 +12,7 @@
  */
 import type { AppSettings, AppSettingsPatch, AppSettingsState } from './app-settings.ts';
 import type { HostInfo } from './host-info.ts';
+import type { Job } from './jobs.ts';
 import type {
   SnapshotDeleteResult,
   SnapshotNode,
@@ -123,6 +124,10 @@ export interface RequestMap {
   };
   'settings.get': { request: undefined; response: AppSettingsState };
   'settings.update': { request: AppSettingsPatch; response: AppSettings };
+  /** The long operations running now, and the last ones that ended (common/jobs.ts). */
+  'jobs.list': { request: undefined; response: Job[] };
+  /** Asks a running cancellable job to stop; answers with the job (still running until it has). */
+  'jobs.cancel': { request: { id: string }; response: Job };
 }
 
 export type RequestChannel = keyof RequestMap;
@@ -157,6 +162,8 @@ export const requestFunctionNames = {
   'snapshots.rename': 'renameSnapshot',
   'settings.get': 'getSettings',
   'settings.update': 'updateSettings',
+  'jobs.list': 'listJobs',
+  'jobs.cancel': 'cancelJob',
 } as const satisfies { readonly [C in RequestChannel]: string };
 
 /** Every channel, for the allow-lists in the preload, main and serve. */
@@ -198,6 +205,8 @@ export interface SubscriptionMap {
    * them: RAM bytes saved so far of the total, as the VM host reports them. Ends with the VM.
    */
   'vm.progress': { params: VmRef; event: VmProgress; send: never };
+  /** Every job (as `jobs.list`): at once, then after changes (coalesced). */
+  'jobs.changed': { params: undefined; event: Job[]; send: never };
 }
 
 export type SubscriptionChannel = keyof SubscriptionMap;
@@ -210,6 +219,7 @@ export const subscriptionFunctionNames = {
   'vm.serial': 'onVmSerial',
   'vm.display': 'openVmDisplay',
   'vm.progress': 'onVmProgress',
+  'jobs.changed': 'onJobsChanged',
 } as const satisfies { readonly [S in SubscriptionChannel]: string };
 
 export const subscriptionChannels = Object.keys(
@@ -276,6 +286,7 @@ export const ipcChannels = {
     /** Carries only the MessagePort ({subscription}, [port]); frames go through the port. */
     'vm.display': 'vm.display',
     'vm.progress': 'vm.progress',
+    'jobs.changed': 'jobs.changed',
   },
 } as const satisfies {
   subscribe: string;

@@ -81,7 +81,7 @@ test('each request function invokes its own channel with the request, and only t
     if (fn.length === 0) parameterless.push(channel);
     assert.deepEqual(invoked, [{ channel, args: fn.length === 0 ? [] : [request] }]);
   }
-  assert.deepEqual(parameterless, ['host.info', 'vms.list', 'settings.get']);
+  assert.deepEqual(parameterless, ['host.info', 'vms.list', 'settings.get', 'jobs.list']);
 });
 
 test('a subscription is registered before main is asked, gets its events, and unsubscribes', async () => {

@@ -82,6 +82,7 @@ export function createPreloadApi(ipc: IpcRendererLike, page: PageWindowLike): Pr
   ipc.on(ipcChannels.events['vms.changed'], forward);
   ipc.on(ipcChannels.events['vm.serial'], forward);
   ipc.on(ipcChannels.events['vm.progress'], forward);
+  ipc.on(ipcChannels.events['jobs.changed'], forward);
   ipc.on(ipcChannels.events['vm.display'], (event, message) => {
     const subscription = (message as { subscription?: unknown } | null)?.subscription;
     const port = event.ports?.[0] as ClosablePort | undefined;
@@ -129,9 +130,12 @@ export function createPreloadApi(ipc: IpcRendererLike, page: PageWindowLike): Pr
     renameSnapshot: (request) => invoke('snapshots.rename', request),
     getSettings: () => invoke('settings.get'),
     updateSettings: (request) => invoke('settings.update', request),
+    listJobs: () => invoke('jobs.list'),
+    cancelJob: (request) => invoke('jobs.cancel', request),
     onVmsChanged: (subscriber) => subscribe('vms.changed', undefined, subscriber),
     onVmSerial: (params, subscriber) => subscribe('vm.serial', params, subscriber),
     openVmDisplay: (params, subscriber) => subscribe('vm.display', params, subscriber),
     onVmProgress: (params, subscriber) => subscribe('vm.progress', params, subscriber),
+    onJobsChanged: (subscriber) => subscribe('jobs.changed', undefined, subscriber),
   };
 }

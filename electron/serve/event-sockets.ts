@@ -4,6 +4,7 @@
  *   /api/events                    vms.changed: JSON text messages
  *   /api/vms/<id>/console[?history=1]  vm.serial: binary both ways (guest output, input)
  *   /api/vms/<id>/display          vm.display: binary both ways (MODE/FRAME, ACK)
+ *   /api/jobs                      jobs.changed: JSON text messages
  *
  * A socket per subscription maps each onto its own VM host connection, and keeps a display's
  * multi-megabyte frames from holding up anything else. Before the upgrade: the `Host` header
@@ -46,6 +47,7 @@ interface Route {
 /** The subscription a WebSocket path asks for, or null. `query` gives further params. */
 export function routeOf(pathname: string, query: URLSearchParams): Route | null {
   if (pathname === '/api/events') return { channel: 'vms.changed', params: undefined };
+  if (pathname === '/api/jobs') return { channel: 'jobs.changed', params: undefined };
   const match = /^\/api\/vms\/([^/]+)\/(console|display|progress)$/.exec(pathname);
   if (!match) return null;
   let id: string;

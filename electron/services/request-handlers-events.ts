@@ -9,10 +9,12 @@ import type {
   SubscriptionParamsOf,
 } from '../common/contract.ts';
 import { stat } from 'node:fs/promises';
+import type { Job } from '../common/jobs.ts';
 import type { VmProgress } from '../common/snapshot-types.ts';
 import type { VmList } from '../common/vm-list.ts';
 import type { LibraryVm } from './library/vm-library.ts';
 import { toWireError } from './request-error.ts';
+import type { JobRegistry } from './jobs/job-registry.ts';
 import { toRequestError } from './request-handlers-connections.ts';
 import { SnapshotLayout } from './snapshots/snapshot-layout.ts';
 import type { LastExit } from './vm-host/protocol.ts';
@@ -26,6 +28,7 @@ export interface ServiceEventMap {
   'vm.serial': Uint8Array;
   'vm.display': Uint8Array;
   'vm.progress': VmProgress;
+  'jobs.changed': Job[];
 }
 
 export interface SubscriptionSink<S extends SubscriptionChannel> {
@@ -347,6 +350,7 @@ export function createSubscriptionHandlers(
     serial: (payload: unknown) => SubscriptionParamsOf<'vm.serial'>;
     empty: (payload: unknown) => undefined;
   },
+  jobs: JobRegistry,
 ): SubscriptionHandlers {
   return {
     'vms.changed': {
@@ -395,6 +399,27 @@ export function createSubscriptionHandlers(
           );
         });
         return { send: () => undefined, close: () => stream.close() };
+      },
+    },
+    'jobs.changed': {
+      parseParams: parse.empty,
+      async open(_params, sink) {
+        // The list at once, then after each change (JobRegistry coalesces them).
+        let open = true;
+        const unsubscribe = jobs.subscribe((list) => {
+          if (open) sink.event(list);
+        });
+        const first = jobs.list();
+        queueMicrotask(() => {
+          if (open) sink.event(first);
+        });
+        return {
+          send: () => undefined,
+          close() {
+            open = false;
+            unsubscribe();
+          },
+        };
       },
     },
   };

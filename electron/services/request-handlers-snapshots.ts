@@ -10,7 +10,7 @@ import type { RequestOf, ResponseOf } from '../common/contract.ts';
 import type { SnapshotNode } from '../common/snapshot-types.ts';
 import type { LibraryVm } from './library/vm-library.ts';
 import { RequestError } from './request-error.ts';
-import { getVm, withErrors, type VmActionContext } from './request-handlers-vms.ts';
+import { getVm, runJob, withErrors, type VmActionContext } from './request-handlers-vms.ts';
 import { SnapshotLayout } from './snapshots/snapshot-layout.ts';
 import { VmSnapshots } from './vm-host/vm-snapshots.ts';
 
@@ -73,9 +73,17 @@ export async function takeSnapshot(
   { id, name, description }: RequestOf<'snapshots.take'>,
 ): Promise<ResponseOf<'snapshots.take'>> {
   const vm = await getVm(context.services, id);
-  return withErrors(
-    () => snapshotsOf(context).take(vm, name, description === undefined ? {} : { description }),
-    vm,
+  const label = `Snapshot “${name}” of “${vm.config.name}”`;
+  // Progress: the RAM the VM host saves (its `progress` events, as vm.progress forwards them).
+  return runJob(context, 'snapshot-take', { vmId: vm.id, label }, (job) =>
+    withErrors(
+      () =>
+        snapshotsOf(context).take(vm, name, {
+          ...(description === undefined ? {} : { description }),
+          onProgress: (done, total) => job.progress(done, total),
+        }),
+      vm,
+    ),
   );
 }
 
@@ -86,7 +94,10 @@ export async function revertSnapshot(
   const vm = await getVm(context.services, id);
   const snapshots = snapshotsOf(context);
   const node = await findSnapshot(snapshots, vm, snapshot);
-  return withErrors(() => snapshots.revert(vm, node.id), vm);
+  const label = `Revert “${vm.config.name}” to “${node.name}”`;
+  return runJob(context, 'snapshot-revert', { vmId: vm.id, label }, () =>
+    withErrors(() => snapshots.revert(vm, node.id), vm),
+  );
 }
 
 export async function deleteSnapshot(
@@ -96,7 +107,10 @@ export async function deleteSnapshot(
   const vm = await getVm(context.services, id);
   const snapshots = snapshotsOf(context);
   const node = await findSnapshot(snapshots, vm, snapshot);
-  return withErrors(() => snapshots.delete(vm, node.id), vm);
+  const label = `Delete snapshot “${node.name}” of “${vm.config.name}”`;
+  return runJob(context, 'snapshot-delete', { vmId: vm.id, label }, () =>
+    withErrors(() => snapshots.delete(vm, node.id), vm),
+  );
 }
 
 export async function renameSnapshot(

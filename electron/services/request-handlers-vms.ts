@@ -6,6 +6,8 @@
 import { open, stat } from 'node:fs/promises';
 import type { RequestOf, ResponseOf } from '../common/contract.ts';
 import type { VmDetails, VmRunStatus } from '../common/vm-details.ts';
+import type { JobKind } from '../common/jobs.ts';
+import type { JobContext, JobOptions, JobRegistry } from './jobs/job-registry.ts';
 import type { VmDisk } from './library/vm-config.ts';
 import type { CreateVmSpec, LibraryVm } from './library/vm-library.ts';
 import { RequestError } from './request-error.ts';
@@ -27,6 +29,19 @@ export interface VmActionContext {
   connections: HostConnections;
   /** The native core, for snapshots and clones (disk layers, copies); loaded on first use. */
   addon: () => NativeAddon;
+  /** Where long operations are recorded as jobs (jobs.list); without it they just run. */
+  jobs?: JobRegistry;
+}
+
+/** Runs `work` as a job of `context.jobs` (or plainly, without a registry). */
+export function runJob<T>(
+  context: VmActionContext,
+  kind: JobKind,
+  options: JobOptions,
+  work: (job: JobContext) => Promise<T>,
+): Promise<T> {
+  if (context.jobs) return context.jobs.run(kind, options, work);
+  return work({ signal: new AbortController().signal, progress: () => undefined });
 }
 
 export async function withErrors<T>(task: () => Promise<T>, vm?: LibraryVm): Promise<T> {
@@ -108,9 +123,10 @@ async function checkFilesExist(files: [field: string, file: string | undefined][
 }
 
 export async function createVm(
-  { services }: VmActionContext,
+  context: VmActionContext,
   request: RequestOf<'vms.create'>,
 ): Promise<VmDetails> {
+  const { services } = context;
   await checkFilesExist([
     ['kernel', request.kernel],
     ['initrd', request.initrd],
@@ -144,7 +160,17 @@ export async function createVm(
     },
     ...(request.newDisk !== undefined ? { newDisk: request.newDisk } : {}),
   };
-  const vm = await withErrors(() => services.library.create(spec));
+  const create = () => withErrors(() => services.library.create(spec));
+  // A new disk is made with the VM: a job, though a sparse one is quick. It has no VM id yet.
+  const vm =
+    request.newDisk === undefined
+      ? await create()
+      : await runJob(
+          context,
+          'disk-create',
+          { vmId: '', label: `New disk for “${request.name}”` },
+          create,
+        );
   return details(services, vm);
 }
 
@@ -373,20 +399,29 @@ export async function suspendVm(
       `"${vm.config.name}" ${notSuspendable(status.state)}: only a running or paused VM can be suspended.`,
     );
   }
-  await onHost(context, vm.id, async (client) => {
-    // Answers once the state is saved; then the host powers the VM off and exits.
-    await client.call('suspend');
-    await Promise.race([client.closed, delay(FORCE_WAIT_MS)]);
-  });
+  await runJob(context, 'suspend', { vmId: vm.id, label: `Suspend “${vm.config.name}”` }, (job) =>
+    onHost(context, vm.id, async (client) => {
+      // The host reports the RAM it saves to every connection, this one too.
+      const off = client.on('progress', (event) => job.progress(event.done, event.total));
+      try {
+        // Answers once the state is saved; then the host powers the VM off and exits.
+        await client.call('suspend');
+      } finally {
+        off();
+      }
+      await Promise.race([client.closed, delay(FORCE_WAIT_MS)]);
+    }),
+  );
   const pid = status.pid;
   if (pid !== undefined) await until(() => !isHostProcessAlive(pid), FORCE_WAIT_MS);
   return runStatus(services, vm);
 }
 
 export async function cloneVm(
-  { services, addon }: VmActionContext,
+  context: VmActionContext,
   { id, name, linked, snapshot }: RequestOf<'vms.clone'>,
 ): Promise<VmDetails> {
+  const { services, addon } = context;
   const source = await getVm(services, id);
   const sourceRunning = isActive((await services.registry.status(source)).state);
   if (sourceRunning && snapshot === undefined) {
@@ -396,24 +431,34 @@ export async function cloneVm(
         'one of its snapshots.',
     );
   }
-  const clone = await withErrors(async () => {
-    const snapshots = new VmSnapshots(services, addon);
-    const store = await snapshots.openStore(source, { running: sourceRunning });
-    return cloneLibraryVm(
-      {
-        library: services.library,
-        addon,
-        store,
-        sourceRunning,
-        protect: (snapshotId, cloneVmId) => snapshots.protect(source, snapshotId, cloneVmId, true),
-      },
-      source,
-      name,
-      {
-        ...(linked !== undefined ? { linked } : {}),
-        ...(snapshot !== undefined ? { snapshot } : {}),
-      },
-    );
-  }, source);
+  const cloneJob = {
+    vmId: source.id,
+    label: `Clone “${source.config.name}” as “${name}”`,
+    cancellable: true,
+  };
+  const clone = await runJob(context, 'clone', cloneJob, (job) =>
+    withErrors(async () => {
+      const snapshots = new VmSnapshots(services, addon);
+      const store = await snapshots.openStore(source, { running: sourceRunning });
+      return cloneLibraryVm(
+        {
+          library: services.library,
+          addon,
+          store,
+          sourceRunning,
+          protect: (snapshotId, cloneVmId) =>
+            snapshots.protect(source, snapshotId, cloneVmId, true),
+        },
+        source,
+        name,
+        {
+          ...(linked !== undefined ? { linked } : {}),
+          ...(snapshot !== undefined ? { snapshot } : {}),
+          onProgress: (done, total) => job.progress(done, total),
+          signal: job.signal,
+        },
+      );
+    }, source),
+  );
   return details(services, clone);
 }

@@ -234,6 +234,8 @@ const badRequests: { [C in RequestChannel]: unknown[] } = {
     { confirmations: { deleteVm: 'ask' } },
     'dark',
   ],
+  'jobs.list': ['x', [1]],
+  'jobs.cancel': [undefined, {}, { id: 'job-1' }, { id: 7 }, { id: VM_ID, force: true }, 'x'],
 };
 
 test('every channel refuses bad requests with bad-request and the field, and does nothing', async (t) => {
@@ -550,6 +552,7 @@ test('subscriptions refuse bad params, and a VM that is not running', async (t) 
     'vm.serial': [{}, { id: 'x' }, { id: VM_ID, history: 'yes' }, { id: VM_ID, follow: true }],
     'vm.display': [{}, { id: VM_ID, scale: 2 }],
     'vm.progress': [{}, { id: 'x' }, { id: VM_ID, operation: 'take' }],
+    'jobs.changed': [{ all: true }],
   };
   for (const channel of subscriptionChannels) {
     for (const params of bad[channel]) {

@@ -7,6 +7,8 @@
  */
 import type { RequestChannel, RequestOf, ResponseOf } from '../common/contract.ts';
 import { getHostInfo, type KvmProber } from './host-info.ts';
+import { JobRegistry } from './jobs/job-registry.ts';
+import { parseJobCancelRequest } from './jobs/job-validation.ts';
 import type { CreateDiskImage } from './library/vm-library.ts';
 import type { NativeAddon } from './native/native-addon.ts';
 import { RequestError } from './request-error.ts';
@@ -70,6 +72,8 @@ export type RequestHandlers = { readonly [C in RequestChannel]: ChannelHandler<C
 export interface AppServices {
   handlers: RequestHandlers;
   subscriptions: SubscriptionHandlers;
+  /** The long operations of these services (jobs.list, jobs.cancel, jobs.changed). */
+  jobs: JobRegistry;
   /** Stops polling and closes every connection to VM hosts (the VMs keep running). */
   close(): void;
 }
@@ -139,6 +143,7 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
   const connections = new HostConnections();
   const feed = new VmChangeFeed(openServices, deps.changeFeed);
   const settings = new SettingsStore({ filePath: settingsFilePath(env) });
+  const jobs = new JobRegistry();
 
   /** A VM channel: parsed payload in, the action on this request's services. */
   function vmChannel<C extends RequestChannel>(
@@ -149,7 +154,7 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
       {
         parseRequest,
         handle: async (request) =>
-          act({ services: await openServices(), connections, addon: nativeAddon }, request),
+          act({ services: await openServices(), connections, addon: nativeAddon, jobs }, request),
       },
       feed,
     );
@@ -162,7 +167,7 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
     return {
       parseRequest,
       handle: async (request) =>
-        act({ services: await openServices(), connections, addon: nativeAddon }, request),
+        act({ services: await openServices(), connections, addon: nativeAddon, jobs }, request),
     };
   }
 
@@ -219,19 +224,34 @@ export function createAppServices(deps: ServiceDependencies): AppServices {
       // The library's folder is a setting.
       feed,
     ),
+    'jobs.list': {
+      parseRequest: parseEmptyRequest,
+      handle: async () => jobs.list(),
+    },
+    'jobs.cancel': {
+      parseRequest: parseJobCancelRequest,
+      handle: async ({ id }) => jobs.cancel(id),
+    },
   };
 
-  const subscriptions = createSubscriptionHandlers(openServices, feed, {
-    vmRef: parseVmRef('vm.display'),
-    progress: parseVmRef('vm.progress'),
-    serial: parseSerialParams,
-    empty: parseEmptyRequest,
-  });
+  const subscriptions = createSubscriptionHandlers(
+    openServices,
+    feed,
+    {
+      vmRef: parseVmRef('vm.display'),
+      progress: parseVmRef('vm.progress'),
+      serial: parseSerialParams,
+      empty: parseEmptyRequest,
+    },
+    jobs,
+  );
   const services: AppServices = {
     handlers,
     subscriptions,
+    jobs,
     close() {
       feed.close();
+      jobs.close();
       connections.close();
     },
   };

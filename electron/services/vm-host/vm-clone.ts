@@ -30,6 +30,11 @@ export interface CloneOptions {
   snapshot?: string;
   /** Bytes copied so far of the total (full clones). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Stops a full clone between chunks: the copy throws the signal's reason and the
+   * half-made clone is deleted, like any failure.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CloneDeps {
@@ -88,6 +93,7 @@ async function copyDisk(
   from: string,
   to: string,
   onChunk: (bytes: number) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   const source: DiskImageHandle = await addon.openDiskImage(from, { readOnly: true });
   try {
@@ -95,6 +101,7 @@ async function copyDisk(
     const target = await addon.openDiskImage(to);
     try {
       for (let offset = 0; offset < source.virtualSize; offset += COPY_CHUNK_BYTES) {
+        signal?.throwIfAborted();
         const length = Math.min(COPY_CHUNK_BYTES, source.virtualSize - offset);
         const data = await source.read(offset, length);
         // A hole in the copy reads as zeroes: nothing to write.
@@ -152,6 +159,7 @@ export async function cloneVm(
     },
   });
   try {
+    options.signal?.throwIfAborted();
     const addon = deps.addon();
     const disks = [];
     const sizes = await Promise.all(
@@ -165,10 +173,16 @@ export async function cloneVm(
       if (options.linked) {
         await addon.imageCreate(to, { format: 'qcow2', backingFile: from });
       } else {
-        await copyDisk(addon, from, to, (bytes) => {
-          done += bytes;
-          options.onProgress?.(done, total);
-        });
+        await copyDisk(
+          addon,
+          from,
+          to,
+          (bytes) => {
+            done += bytes;
+            options.onProgress?.(done, total);
+          },
+          options.signal,
+        );
       }
       const configured = config.hardware.disks[index];
       disks.push({

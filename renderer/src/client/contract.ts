@@ -28,6 +28,7 @@ export type {
   Theme,
 } from '../../../electron/common/app-settings.ts';
 export type { HostInfo, KvmProblem, KvmStatus } from '../../../electron/common/host-info.ts';
+export type { Job, JobKind, JobState } from '../../../electron/common/jobs.ts';
 export type {
   SnapshotDeleteResult,
   SnapshotKind,

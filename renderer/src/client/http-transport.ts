@@ -57,6 +57,8 @@ function socketPath<S extends SubscriptionChannel>(
       return `vms/${encodeURIComponent((params as SubscriptionParamsOf<'vm.display'>).id)}/display`;
     case 'vm.progress':
       return `vms/${encodeURIComponent((params as SubscriptionParamsOf<'vm.progress'>).id)}/progress`;
+    case 'jobs.changed':
+      return 'jobs';
   }
   throw new Error(`no WebSocket for "${String(channel)}"`);
 }

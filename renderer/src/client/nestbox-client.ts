@@ -1,5 +1,6 @@
 import type {
   EventOf,
+  Job,
   requestFunctionNames,
   RequestChannel,
   RequestOf,
@@ -75,6 +76,8 @@ const channelOfMethod: { [C in RequestChannel as (typeof requestFunctionNames)[C
   renameSnapshot: 'snapshots.rename',
   getSettings: 'settings.get',
   updateSettings: 'settings.update',
+  listJobs: 'jobs.list',
+  cancelJob: 'jobs.cancel',
 };
 
 /** A VM's serial console: output arrives through the handlers given to openConsole. */
@@ -122,6 +125,11 @@ export interface NestboxClient extends RequestMethods {
     listener: (progress: VmProgress) => void,
     onEnd?: (end: SubscriptionEnd) => void,
   ): () => void;
+  /** Every job now and after changes (`jobs.changed`, coalesced). Returns the unsubscribe. */
+  onJobsChanged(
+    listener: (jobs: Job[]) => void,
+    onEnd?: (end: SubscriptionEnd) => void,
+  ): () => void;
 }
 
 const utf8 = new TextEncoder();
@@ -165,6 +173,13 @@ export function createNestboxClient(transport: Transport): NestboxClient {
     },
     onVmProgress(params, listener, onEnd) {
       const subscription = transport.subscribe('vm.progress', params, {
+        event: listener,
+        end: (end) => onEnd?.(end),
+      });
+      return () => subscription.close();
+    },
+    onJobsChanged(listener, onEnd) {
+      const subscription = transport.subscribe('jobs.changed', undefined, {
         event: listener,
         end: (end) => onEnd?.(end),
       });

@@ -42,6 +42,8 @@ const preloadCalls: {
   'snapshots.rename': (api, request) => api.renameSnapshot(request),
   'settings.get': (api) => api.getSettings(),
   'settings.update': (api, request) => api.updateSettings(request),
+  'jobs.list': (api) => api.listJobs(),
+  'jobs.cancel': (api, request) => api.cancelJob(request),
 };
 
 // ipcRenderer.invoke wraps every rejection as "Error invoking remote method 'x': Error: …".
@@ -171,10 +173,12 @@ export function createPreloadTransport(api: PreloadApi, win: PortWindow = window
                 params as SubscriptionParamsOf<'vm.progress'>,
                 subscriber as PreloadSubscriber<'vm.progress'>,
               )
-            : api.onVmSerial(
-                params as SubscriptionParamsOf<'vm.serial'>,
-                subscriber as PreloadSubscriber<'vm.serial'>,
-              );
+            : channel === 'jobs.changed'
+              ? api.onJobsChanged(subscriber as PreloadSubscriber<'jobs.changed'>)
+              : api.onVmSerial(
+                  params as SubscriptionParamsOf<'vm.serial'>,
+                  subscriber as PreloadSubscriber<'vm.serial'>,
+                );
       const id = (params as { id?: string } | undefined)?.id ?? '';
       return {
         async send(data) {

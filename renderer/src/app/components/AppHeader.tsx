@@ -1,7 +1,10 @@
 import { useClient } from '../../client/client-context.tsx';
 import { LogoMark } from '../../components/icons.tsx';
+import type { JobsApi } from '../../features/jobs/api/jobs-api.ts';
+import { JobsIndicator } from '../../features/jobs/JobsIndicator.tsx';
 
-export function AppHeader() {
+/** The app's title bar, with long operations in progress when there are any. */
+export function AppHeader({ jobs }: { jobs?: JobsApi }) {
   const client = useClient();
   return (
     <header className="app-header">
@@ -9,6 +12,7 @@ export function AppHeader() {
         <LogoMark className="logo-mark" />
         <span className="app-header__name">Nestbox</span>
       </div>
+      {jobs && <JobsIndicator api={jobs} />}
       {client.transport === 'http' && (
         // Over `nestbox serve` the page may be on another machine than the VMs: say so.
         <p className="app-header__session">

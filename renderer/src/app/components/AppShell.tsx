@@ -38,7 +38,7 @@ export function AppShell({ services }: { services: AppServices }) {
       <a className="app-shell__skip-link" href="#main-content" onClick={skipToContent}>
         Skip to content
       </a>
-      <AppHeader />
+      <AppHeader {...(services.jobs ? { jobs: services.jobs } : {})} />
       <Sidebar currentPath={path} showPreferences={services.preferences !== undefined} />
       <main id="main-content" className="app-shell__main" ref={mainRef} tabIndex={-1}>
         <RouteScreen
