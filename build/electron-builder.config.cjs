@@ -17,7 +17,8 @@ const config = {
   // (the bundles include their dependencies).
   files: ['dist/**', '!dist/**/*.map', 'package.json'],
   // The KVM core is dlopen()ed and cannot be loaded from inside app.asar.
-  asarUnpack: ['dist/native/*.node'],
+  // The VM host opens these with plain file I/O: the addon, and the demo guest's kernel.
+  asarUnpack: ['dist/native/*.node', 'dist/demo/*'],
   // N-API is ABI-stable across Node and Electron: the addon built by build.mjs is used as is.
   npmRebuild: false,
   nodeGypRebuild: false,

@@ -6,11 +6,13 @@
 //   dist/cli/nestbox.mjs         the `nestbox` CLI and `nestbox serve`
 //   dist/vm-host/vm-host.mjs     the VM host process (one per running VM)
 //   dist/renderer/               the React UI (Vite)
+//   dist/demo/demo-guest.elf     the demo VM's kernel (gcc, see build-demo-guest.mjs)
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
 import { build as viteBuild } from 'vite';
+import { buildDemoGuest } from './build-demo-guest.mjs';
 import { buildNativeAddon } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,4 +99,9 @@ if (wants('renderer')) {
   await timed('renderer', () =>
     viteBuild({ configFile: join(root, 'renderer/vite.config.ts'), logLevel: 'warn' }),
   );
+}
+
+if (wants('demo')) {
+  // Fails the build with an actionable message when gcc is missing.
+  await timed('demo guest', () => buildDemoGuest());
 }

@@ -28,4 +28,16 @@ export interface HostInfo {
   kvm: KvmStatus;
   /** Versions of the parts a bug report needs. */
   versions: { nestbox: string; node: string; electron: string | null; chrome: string | null };
+  /**
+   * The demo VM's kernel built with this copy of Nestbox (dist/demo/demo-guest.elf, absolute),
+   * or null when there is none; the empty library offers "Try the demo VM" only when set.
+   * Optional so that older servers (and fakes) without it read as "no demo".
+   */
+  demoGuest?: DemoGuest | null;
+}
+
+/** A ready-made kernel the library can make a first VM from. */
+export interface DemoGuest {
+  kernel: string;
+  kernelFormat: 'elf';
 }

@@ -6,6 +6,7 @@
 import type { NestboxClient } from '../client/nestbox-client.ts';
 import type { CloneApi } from '../features/clone/api/clone-api.ts';
 import type { ConsoleApi } from '../features/console/api/console-api.ts';
+import type { JobsApi } from '../features/jobs/api/jobs-api.ts';
 import type { LibraryApi } from '../features/library/api/library-api.ts';
 import type { PreferencesApi } from '../features/preferences/api/preferences-api.ts';
 import type { SnapshotsApi } from '../features/snapshots/api/snapshots-api.ts';
@@ -24,6 +25,8 @@ export interface AppServices {
   snapshots?: SnapshotsApi;
   clone?: CloneApi;
   console?: ConsoleApi;
+  /** Long operations with progress and cancel (the header's jobs indicator). */
+  jobs?: JobsApi;
   /** A VM's live screen; the caller closes it. */
   openDisplay?: (vmId: string) => DisplayConnection & { close(): void };
   /** Makes a ready-made demo VM (not offered by the services yet). */
@@ -77,6 +80,8 @@ export function servicesFromClient(client: NestboxClient): AppServices {
       watchProgress,
       screenshot: async (id) => dataUrl(await client.screenshotVm({ id })),
       deleteVm: (target) => client.deleteVm(target),
+      demoGuest: async () => (await client.hostInfo()).demoGuest ?? null,
+      createVm: (request) => client.createVm(request),
     },
     newVm: {
       createVm: (request) => client.createVm(request),
@@ -117,6 +122,15 @@ export function servicesFromClient(client: NestboxClient): AppServices {
           { data: handlers.data, end: (end) => handlers.end(describeSubscriptionEnd(end)) },
         ),
       paste: (id, text) => sendSerialText(client, id, text),
+    },
+    jobs: {
+      watchJobs: (onJobs, onError) =>
+        client.onJobsChanged(onJobs, (end) => {
+          if (end.reason === 'error') {
+            onError?.(new Error(end.error?.message ?? 'Operations stopped updating.'));
+          }
+        }),
+      cancelJob: (id) => client.cancelJob({ id }),
     },
     openDisplay: (vmId) => createDisplayConnection(client, vmId),
   };

@@ -4,7 +4,9 @@
  * out what depends on them (no buttons that do nothing).
  */
 import type { VmList, VmProgress } from '../../../client/contract.ts';
+import type { DemoGuest } from '../../../../../electron/common/host-info.ts';
 import type {
+  CreateVmRequest,
   VmDeleteOutcome,
   VmDetails,
   VmRunStatus,
@@ -40,4 +42,8 @@ export interface LibraryApi {
   screenshot?(id: string): Promise<string>;
   /** `vms.delete`: a VM by id, or a broken folder by its path. */
   deleteVm?(target: { id: string } | { folder: string }): Promise<VmDeleteOutcome>;
+  /** `host.info`'s `demoGuest`: the demo VM's kernel this build ships, or null. */
+  demoGuest?(): Promise<DemoGuest | null>;
+  /** `vms.create`: the empty library's "Try the demo VM" makes its VM with it. */
+  createVm?(request: CreateVmRequest): Promise<VmDetails>;
 }

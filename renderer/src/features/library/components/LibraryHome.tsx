@@ -2,19 +2,24 @@ import { Button } from '../../../components/Button.tsx';
 import { AlertIcon, PlusIcon } from '../../../components/icons.tsx';
 import { InlineCode } from '../../../components/InlineCode.tsx';
 import { useLibrary } from '../hooks/library-context.tsx';
+import { useTryDemo } from '../hooks/use-try-demo.ts';
 import { badgeStateOf } from '../utils/vm-state.ts';
 import { EmptyLibrary } from './EmptyLibrary.tsx';
 import { VmStateBadge } from './VmStateBadge.tsx';
 import './library.css';
 
 interface LibraryHomeProps {
-  /** Makes a ready-made demo VM; the empty library offers it only when given. */
+  /**
+   * Makes a ready-made demo VM. Without it the empty library still offers the demo when the
+   * library API can make one (`demoGuest`, `createVm`, `power.start`) and the host has it.
+   */
   onTryDemo?: () => Promise<void>;
 }
 
 /** The home screen: every VM as a card, or what to do when there is none. */
 export function LibraryHome({ onTryDemo }: LibraryHomeProps) {
   const { list, error, refresh, links } = useLibrary();
+  const demo = useTryDemo();
 
   return (
     <div className="library-home">
@@ -44,6 +49,18 @@ export function LibraryHome({ onTryDemo }: LibraryHomeProps) {
         </div>
       )}
 
+      {demo.error && (
+        <div role="alert" className="inline-alert">
+          <AlertIcon />
+          <div>
+            <p className="inline-alert__title">Couldn’t set up the demo VM</p>
+            <p>
+              <InlineCode text={demo.error.message} />
+            </p>
+          </div>
+        </div>
+      )}
+
       {list?.registryProblem && (
         <div className="inline-alert inline-alert--warning">
           <AlertIcon />
@@ -60,7 +77,7 @@ export function LibraryHome({ onTryDemo }: LibraryHomeProps) {
       )}
 
       {list && list.vms.length + list.broken.length === 0 && (
-        <EmptyLibrary newVmHref={links.newVm} onTryDemo={onTryDemo} />
+        <EmptyLibrary newVmHref={links.newVm} onTryDemo={onTryDemo ?? demo.tryDemo} />
       )}
 
       {list && list.vms.length + list.broken.length > 0 && (
