@@ -27,6 +27,7 @@
  * NESTBOX_SCRIPTED_TICK_MS (default 20); and NESTBOX_SCRIPTED_MERGE_MS makes the addon's
  * imageMergeLayer take that long (as merging a large layer does), asynchronously.
  */
+import { PNG } from 'pngjs';
 import { existsSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -72,8 +73,6 @@ export const SCRIPTED_MERGE_MS = 'NESTBOX_SCRIPTED_MERGE_MS';
 
 const MiB = 1024 * 1024;
 const mode: DisplayMode = { width: 1024, height: 768, bitsPerPixel: 32 };
-/** A PNG signature and enough bytes to be a file; nothing reads it as an image. */
-const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
 
 function nativeError(code: NativeError['code'], message: string): NativeError {
   return Object.assign(new Error(message), { code });
@@ -142,8 +141,17 @@ abstract class ScriptedMachine {
     target.set(this.#pixels);
     return true;
   }
+  /** The picture as a real PNG (the UI shows it as the VM's thumbnail). */
   screenshot(): Uint8Array {
-    return PNG;
+    const png = new PNG({ width: mode.width, height: mode.height });
+    // The frame is B, G, R, X; PNG wants R, G, B, A.
+    for (let i = 0; i < this.#pixels.length; i += 4) {
+      png.data[i] = this.#pixels[i + 2] ?? 0;
+      png.data[i + 1] = this.#pixels[i + 1] ?? 0;
+      png.data[i + 2] = this.#pixels[i] ?? 0;
+      png.data[i + 3] = 0xff;
+    }
+    return PNG.sync.write(png);
   }
   sendKey(): boolean {
     return true;
