@@ -9,6 +9,7 @@
  *   to itself, and protects the snapshot from being deleted;
  * - bad requests fail without leaving a VM behind.
  */
+import { runNestbox, type CliResult } from '../testing/run-nestbox.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,19 +22,10 @@ import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import type { NativeAddon } from '../../services/native/native-addon.ts';
 import { nativeDiskLayerOps } from '../../services/snapshots/disk-layer-ops.ts';
 import { SnapshotStore, type SnapshotTree } from '../../services/snapshots/snapshot-store.ts';
-import { appRoot } from '../app-root.ts';
-import { runCli } from '../cli.ts';
-import { commands } from './index.ts';
 
 const MiB = 1024 * 1024;
 const DISK_SIZE = 16 * MiB;
 const SOURCE = 'source';
-
-interface CliResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface CreatedJson {
   id: string;
@@ -68,17 +60,7 @@ let source: CreatedJson;
 
 /** Runs `nestbox ARGS…` as the executable does, with its output captured. */
 async function nestbox(args: string[]): Promise<CliResult> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const status = await runCli(args, commands, {
-    stdout: (line) => stdout.push(`${line}\n`),
-    stderr: (line) => stderr.push(`${line}\n`),
-    env,
-    appRoot,
-    appVersion: '0.0.0-test',
-    shutdown: new AbortController().signal,
-  });
-  return { status, stdout: stdout.join(''), stderr: stderr.join('') };
+  return runNestbox(env, args);
 }
 
 async function ok(args: string[]): Promise<CliResult> {

@@ -11,6 +11,7 @@
  * state), and `qemu-img check` on every file. Errors exit 1 (no such VM or snapshot) or 2
  * (bad arguments).
  */
+import { runNestbox, type CliResult } from '../testing/run-nestbox.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -23,19 +24,10 @@ import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import type { NativeAddon } from '../../services/native/native-addon.ts';
 import { nativeDiskLayerOps } from '../../services/snapshots/disk-layer-ops.ts';
 import { SnapshotStore, type SnapshotTree } from '../../services/snapshots/snapshot-store.ts';
-import { appRoot } from '../app-root.ts';
-import { runCli } from '../cli.ts';
-import { commands } from './index.ts';
 
 const MiB = 1024 * 1024;
 const DISK_SIZE = 64 * MiB;
 const VM = 'snap vm';
-
-interface CliResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
 
 let addon: NativeAddon;
 let kernel: string;
@@ -46,17 +38,7 @@ let baseDisk: string;
 
 /** Runs `nestbox ARGS…` as the executable does, with its output captured. */
 async function nestbox(args: string[]): Promise<CliResult> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const status = await runCli(args, commands, {
-    stdout: (line) => stdout.push(`${line}\n`),
-    stderr: (line) => stderr.push(`${line}\n`),
-    env,
-    appRoot,
-    appVersion: '0.0.0-test',
-    shutdown: new AbortController().signal,
-  });
-  return { status, stdout: stdout.join(''), stderr: stderr.join('') };
+  return runNestbox(env, args);
 }
 
 async function ok(args: string[]): Promise<CliResult> {

@@ -4,14 +4,12 @@
  * source, a VM with a new qcow2 disk, a client that reads what the guest prints, and checks
  * of the VM's snapshots folder as the next process would find it.
  */
+import { runNestbox } from '../../cli/testing/run-nestbox.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../cli/cli.ts';
-import { appRoot } from '../../cli/app-root.ts';
-import { commands } from '../../cli/commands/index.ts';
 import type { LibraryVm } from '../../services/library/vm-library.ts';
 import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import type { NativeAddon } from '../../services/native/native-addon.ts';
@@ -129,18 +127,8 @@ export function baseDisks(vm: LibraryVm): string[] {
 }
 
 /** Runs `nestbox ARGS…` in this process, output captured. */
-export async function nestbox(env: NodeJS.ProcessEnv, args: string[]) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const status = await runCli(args, commands, {
-    stdout: (line) => stdout.push(`${line}\n`),
-    stderr: (line) => stderr.push(`${line}\n`),
-    env,
-    appRoot,
-    appVersion: '0.0.0-test',
-    shutdown: new AbortController().signal,
-  });
-  return { status, stdout: stdout.join(''), stderr: stderr.join('') };
+export function nestbox(env: NodeJS.ProcessEnv, args: string[]) {
+  return runNestbox(env, args);
 }
 
 export async function until<T>(

@@ -16,14 +16,12 @@
  *   suspend (paused at S) → "suspended" → resume: first count S + 1
  *   stop; revert A while off → "suspended" → start: first count N_A + 1
  */
+import { runNestbox, type CliResult } from '../../../electron/cli/testing/run-nestbox.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { appRoot } from '../../../electron/cli/app-root.ts';
-import { runCli } from '../../../electron/cli/cli.ts';
-import { commands } from '../../../electron/cli/commands/index.ts';
 import type { NativeAddon } from '../../../electron/services/native/native-addon.ts';
 import { nativeDiskLayerOps } from '../../../electron/services/snapshots/disk-layer-ops.ts';
 import {
@@ -48,12 +46,6 @@ const COUNT_TIMEOUT_MS = 30_000;
 const SERIAL_SETTLE_MS = 400;
 const POLL_MS = 25;
 
-interface CliResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
 let addon: NativeAddon;
 let guests: GuestImages;
 let home: string;
@@ -65,17 +57,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `nestbox ARGS…` as the executable does, with its output captured. */
 async function nestbox(args: string[]): Promise<CliResult> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const status = await runCli(args, commands, {
-    stdout: (line) => stdout.push(`${line}\n`),
-    stderr: (line) => stderr.push(`${line}\n`),
-    env,
-    appRoot,
-    appVersion: '0.0.0-test',
-    shutdown: new AbortController().signal,
-  });
-  return { status, stdout: stdout.join(''), stderr: stderr.join('') };
+  return runNestbox(env, args);
 }
 
 async function ok(args: string[]): Promise<CliResult> {
