@@ -40,7 +40,7 @@ test('builds an AppImage and a deb from dist/, addon unpacked, no native rebuild
   assert.equal(config.directories?.output, 'release');
   assert.ok(Array.isArray(config.files) && config.files.includes('dist/**'));
   assert.ok(config.files.includes('package.json'));
-  assert.deepEqual(config.asarUnpack, ['dist/native/*.node']);
+  assert.deepEqual(config.asarUnpack, ['dist/native/*.node', 'dist/demo/*']);
   assert.equal(config.npmRebuild, false);
   assert.equal(config.nodeGypRebuild, false);
 });
