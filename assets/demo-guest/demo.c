@@ -204,23 +204,12 @@ static void user_main(void) {
 
 /* The display's current mode, if it is a 32-bpp one; 0 without a usable display. */
 static int find_display(void) {
-  struct pci_device pci;
-  if (!pci_find(DISPLAY_PCI_VENDOR, DISPLAY_PCI_DEVICE, 0, &pci)) return 0;
-  const uint16_t command = pci_config_read16(pci.slot, PCI_COMMAND);
-  pci_config_write_command(pci.slot, command | PCI_COMMAND_MEMORY);
-  const uint64_t fb = pci_bar_address(pci.slot, 0);
-  const uint64_t mmio = pci_bar_address(pci.slot, 2);
-  const struct dispi d = {(volatile uint16_t*)(uintptr_t)(mmio + DISPI_MMIO_OFFSET)};
-  if (dispi_read(&d, DISPI_INDEX_BPP) != 32 ||
-      (dispi_read(&d, DISPI_INDEX_ENABLE) & DISPI_ENABLED) == 0) {
-    if (!dispi_set_mode(&d, FALLBACK_WIDTH, FALLBACK_HEIGHT, 32, 1)) return 0;
-  }
-  width = dispi_read(&d, DISPI_INDEX_XRES);
-  height = dispi_read(&d, DISPI_INDEX_YRES);
-  stride = dispi_read(&d, DISPI_INDEX_VIRT_WIDTH);
-  if (stride < width) stride = width;
-  if (width == 0 || height == 0) return 0;
-  framebuffer = (volatile uint32_t*)(uintptr_t)fb;
+  struct display_frame frame;
+  if (!display_open_32bpp(FALLBACK_WIDTH, FALLBACK_HEIGHT, 1, &frame)) return 0;
+  framebuffer = frame.pixels;
+  width = frame.width;
+  height = frame.height;
+  stride = frame.stride;
   return 1;
 }
 

@@ -70,4 +70,36 @@ static inline int dispi_set_mode(const struct dispi* d, uint16_t width, uint16_t
          (dispi_read(d, DISPI_INDEX_ENABLE) & DISPI_ENABLED) != 0;
 }
 
+/* The visible 32-bpp frame a guest draws into. */
+struct display_frame {
+  volatile uint32_t* pixels;
+  uint32_t width, height, stride; /* stride in pixels */
+};
+
+/* The display's current mode when it is a 32-bpp one (as Nestbox boots a
+   kernel), else `fallback_width` x `fallback_height` x 32 set here (a VMM that
+   sets no mode, e.g. QEMU; cleared unless `no_clear`). Turns on memory
+   decoding. Returns 0 without a display or a usable mode. */
+static inline int display_open_32bpp(uint16_t fallback_width, uint16_t fallback_height,
+                                     int no_clear, struct display_frame* out) {
+  struct pci_device pci;
+  if (!pci_find(DISPLAY_PCI_VENDOR, DISPLAY_PCI_DEVICE, 0, &pci)) return 0;
+  const uint16_t command = pci_config_read16(pci.slot, PCI_COMMAND);
+  pci_config_write_command(pci.slot, command | PCI_COMMAND_MEMORY);
+  const uint64_t fb = pci_bar_address(pci.slot, 0);
+  const uint64_t mmio = pci_bar_address(pci.slot, 2);
+  const struct dispi d = {(volatile uint16_t*)(uintptr_t)(mmio + DISPI_MMIO_OFFSET)};
+  if (dispi_read(&d, DISPI_INDEX_BPP) != 32 ||
+      (dispi_read(&d, DISPI_INDEX_ENABLE) & DISPI_ENABLED) == 0) {
+    if (!dispi_set_mode(&d, fallback_width, fallback_height, 32, no_clear)) return 0;
+  }
+  out->width = dispi_read(&d, DISPI_INDEX_XRES);
+  out->height = dispi_read(&d, DISPI_INDEX_YRES);
+  out->stride = dispi_read(&d, DISPI_INDEX_VIRT_WIDTH);
+  if (out->stride < out->width) out->stride = out->width;
+  if (out->width == 0 || out->height == 0) return 0;
+  out->pixels = (volatile uint32_t*)(uintptr_t)fb;
+  return 1;
+}
+
 #endif
