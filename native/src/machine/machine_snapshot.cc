@@ -338,9 +338,7 @@ SnapshotSaveResult Machine::save_snapshot_on_io_thread(const SnapshotFiles& file
   result.ram_size = total_size(memory_->regions());
   // RAM first: a state file never exists without the RAM it describes.
   result.ram_bytes_written = snapshot::write_ram_file(*memory_, files.ram_path, progress);
-  const std::vector<std::uint8_t> bytes = writer.bytes();
-  result.state_bytes = bytes.size();
-  writer.write(files.state_path);
+  result.state_bytes = writer.write(files.state_path);
   return result;
 }
 

@@ -112,9 +112,10 @@ std::vector<std::uint8_t> StateFileWriter::bytes() const {
   return out;
 }
 
-void StateFileWriter::write(const std::string& path) const {
+std::uint64_t StateFileWriter::write(const std::string& path) const {
   const std::vector<std::uint8_t> contents = bytes();
   write_file_atomically(path, [&](int fd) { write_fully(fd, contents, 0, path); });
+  return contents.size();
 }
 
 StateFile StateFile::parse(std::vector<std::uint8_t> bytes, std::span<const SectionSpec> specs,

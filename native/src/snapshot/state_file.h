@@ -71,8 +71,9 @@ class StateFileWriter {
   void add(std::uint32_t tag, std::uint32_t version, std::vector<std::uint8_t> payload);
   // The whole file.
   [[nodiscard]] std::vector<std::uint8_t> bytes() const;
-  // Writes bytes() to `path` atomically (temp file, fsync, rename).
-  void write(const std::string& path) const;
+  // Writes bytes() to `path` atomically (temp file, fsync, rename); returns
+  // how many bytes the file holds.
+  std::uint64_t write(const std::string& path) const;
 
  private:
   struct Pending {
