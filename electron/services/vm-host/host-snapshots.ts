@@ -52,6 +52,18 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The disks a machine opens: the snapshot tree's current files (its overlays, or the base
+ * disks before the first snapshot) with the flags vm.json configures.
+ */
+export function currentDisks(
+  store: SnapshotStore,
+  configured: readonly DiskConfig[],
+): DiskConfig[] {
+  const files = store.currentDiskFiles();
+  return configured.map((disk, index) => ({ ...disk, path: files[index] ?? disk.path }));
+}
+
 /** Store refusals that happen before it writes anything (validation, lookups, a stale tree). */
 const refusedBeforeCommit = new Set<string>([
   'snapshot-not-found',
@@ -87,10 +99,9 @@ export class HostSnapshots {
     return this.#options.store;
   }
 
-  /** The disks the machine opens now: the store's current files with the configured flags. */
+  /** The disks the machine opens now. */
   currentDisks(): DiskConfig[] {
-    const files = this.#options.store.currentDiskFiles();
-    return this.#options.disks.map((disk, index) => ({ ...disk, path: files[index] ?? disk.path }));
+    return currentDisks(this.#options.store, this.#options.disks);
   }
 
   list(): SnapshotTree {

@@ -60,7 +60,7 @@ import {
 } from './runtime-files.ts';
 import { SerialHistory } from './serial-history.ts';
 import { acquireVmLock } from './vm-lock.ts';
-import { HostSnapshots } from './host-snapshots.ts';
+import { HostSnapshots, currentDisks } from './host-snapshots.ts';
 import { nativeDiskLayerOps } from '../snapshots/disk-layer-ops.ts';
 import { SnapshotStoreError } from '../snapshots/snapshot-error.ts';
 import { SnapshotStore } from '../snapshots/snapshot-store.ts';
@@ -193,11 +193,7 @@ export async function startVmHost(options: VmHostOptions): Promise<VmHost> {
       nativeDiskLayerOps(addon),
     );
     if (store.problem) log.write('host', `snapshots: ${store.problem.message}`);
-    const currentFiles = store.currentDiskFiles();
-    machineConfig.disks = configuredDisks.map((disk, index) => ({
-      ...disk,
-      path: currentFiles[index] ?? disk.path,
-    }));
+    machineConfig.disks = currentDisks(store, configuredDisks);
     // A suspended VM continues where it was.
     // resumeFiles throws when a resume point may exist but cannot be used safely (a broken
     // tree, a changed disk list): booting then would strand the saved state.
