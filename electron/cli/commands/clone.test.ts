@@ -9,7 +9,12 @@
  *   to itself, and protects the snapshot from being deleted;
  * - bad requests fail without leaving a VM behind.
  */
-import { runNestbox, type CliResult } from '../testing/run-nestbox.ts';
+import {
+  runNestbox,
+  runNestboxJson,
+  runNestboxOk,
+  type CliResult,
+} from '../testing/run-nestbox.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -63,21 +68,12 @@ async function nestbox(args: string[]): Promise<CliResult> {
   return runNestbox(env, args);
 }
 
-async function ok(args: string[]): Promise<CliResult> {
-  const run = await nestbox(args);
-  assert.equal(run.status, 0, `nestbox ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
-  return run;
+function ok(args: string[]): Promise<CliResult> {
+  return runNestboxOk(env, args);
 }
 
-async function json<T>(args: string[]): Promise<T> {
-  const run = await ok([...args, '--json']);
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch (error) {
-    throw new Error(`nestbox ${args.join(' ')} --json printed no JSON: ${run.stdout}`, {
-      cause: error,
-    });
-  }
+function json<T>(args: string[]): Promise<T> {
+  return runNestboxJson<T>(env, args);
 }
 
 async function fails(args: string[], status: number[], message: RegExp): Promise<CliResult> {

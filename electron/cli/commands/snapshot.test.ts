@@ -11,7 +11,12 @@
  * state), and `qemu-img check` on every file. Errors exit 1 (no such VM or snapshot) or 2
  * (bad arguments).
  */
-import { runNestbox, type CliResult } from '../testing/run-nestbox.ts';
+import {
+  runNestbox,
+  runNestboxJson,
+  runNestboxOk,
+  type CliResult,
+} from '../testing/run-nestbox.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -41,21 +46,12 @@ async function nestbox(args: string[]): Promise<CliResult> {
   return runNestbox(env, args);
 }
 
-async function ok(args: string[]): Promise<CliResult> {
-  const run = await nestbox(args);
-  assert.equal(run.status, 0, `nestbox ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
-  return run;
+function ok(args: string[]): Promise<CliResult> {
+  return runNestboxOk(env, args);
 }
 
-async function json<T>(args: string[]): Promise<T> {
-  const run = await ok([...args, '--json']);
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch (error) {
-    throw new Error(`nestbox ${args.join(' ')} --json printed no JSON: ${run.stdout}`, {
-      cause: error,
-    });
-  }
+function json<T>(args: string[]): Promise<T> {
+  return runNestboxJson<T>(env, args);
 }
 
 async function fails(args: string[], status: number, message: RegExp): Promise<CliResult> {
