@@ -67,6 +67,31 @@ import { readTreeFile, salvageCurrentOverlays, salvageResumePoint } from './snap
 export type { SnapshotNode, SnapshotTree } from '../../common/snapshot-types.ts';
 import type { SnapshotNode, SnapshotTree } from '../../common/snapshot-types.ts';
 
+/**
+ * A snapshot of `tree` by id, or by name when only one has it; SnapshotStoreError
+ * 'snapshot-not-found' or 'snapshot-ambiguous' (listing the ids) otherwise. Also for a tree
+ * that came from a VM host.
+ */
+export function findSnapshot(tree: SnapshotTree, nameOrId: string): SnapshotNode {
+  const byId = tree.nodes.find((node) => node.id === nameOrId);
+  if (byId) return byId;
+  const wanted = nameOrId.trim();
+  const matches = tree.nodes.filter((node) => node.name === wanted);
+  const [only] = matches;
+  if (matches.length === 1 && only) return only;
+  if (matches.length === 0) {
+    throw new SnapshotStoreError(
+      'snapshot-not-found',
+      `No snapshot is named or has the id "${nameOrId}".`,
+    );
+  }
+  const list = matches.map((node) => `  ${node.id}  taken ${node.createdAt}`).join('\n');
+  throw new SnapshotStoreError(
+    'snapshot-ambiguous',
+    `${matches.length} snapshots are named "${wanted}"; use one of their ids:\n${list}`,
+  );
+}
+
 export interface TakeRequest {
   name: string;
   description?: string;
@@ -344,24 +369,7 @@ export class SnapshotStore {
 
   /** A snapshot by id, or by name when the name is unique. */
   findByName(nameOrId: string): SnapshotNode {
-    const tree = this.tree();
-    const byId = tree.nodes.find((node) => node.id === nameOrId);
-    if (byId) return byId;
-    const wanted = nameOrId.trim();
-    const matches = tree.nodes.filter((node) => node.name === wanted);
-    const [only] = matches;
-    if (matches.length === 1 && only) return only;
-    if (matches.length === 0) {
-      throw new SnapshotStoreError(
-        'snapshot-not-found',
-        `No snapshot is named or has the id "${nameOrId}".`,
-      );
-    }
-    const list = matches.map((node) => `  ${node.id}  taken ${node.createdAt}`).join('\n');
-    throw new SnapshotStoreError(
-      'snapshot-ambiguous',
-      `${matches.length} snapshots are named "${wanted}"; use one of their ids:\n${list}`,
-    );
+    return findSnapshot(this.tree(), nameOrId);
   }
 
   /** Where a snapshot's own files are (state, RAM, thumbnail). */

@@ -11,6 +11,7 @@ import { nativeDiskLayerOps } from '../snapshots/disk-layer-ops.ts';
 import { SnapshotStoreError } from '../snapshots/snapshot-error.ts';
 import {
   SnapshotStore,
+  findSnapshot,
   type CollectResult,
   type SnapshotNode,
   type SnapshotTree,
@@ -84,7 +85,7 @@ export class VmSnapshots {
   async revert(vm: LibraryVm, snapshot: string): Promise<SnapshotRevertResult> {
     return this.#either<SnapshotRevertResult>(vm, {
       host: async (client) => {
-        const node = findNode(await client.call('snapshotList'), snapshot);
+        const node = findSnapshot(await client.call('snapshotList'), snapshot);
         const { state } = await client.call('snapshotRevert', { snapshot: node.id });
         return { snapshot: node, state };
       },
@@ -110,7 +111,7 @@ export class VmSnapshots {
   ): Promise<CollectResult & { snapshot: SnapshotNode }> {
     return this.#either(vm, {
       host: async (client) => {
-        const node = findNode(await client.call('snapshotList'), snapshot);
+        const node = findSnapshot(await client.call('snapshotList'), snapshot);
         return { ...(await client.call('snapshotDelete', { snapshot: node.id })), snapshot: node };
       },
       store: async (store) => {
@@ -206,17 +207,4 @@ export class VmSnapshots {
       await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
     }
   }
-}
-
-function findNode(tree: SnapshotTree, snapshot: string): SnapshotNode {
-  const byId = tree.nodes.find((node) => node.id === snapshot);
-  if (byId) return byId;
-  const named = tree.nodes.filter((node) => node.name === snapshot);
-  if (named.length === 1 && named[0]) return named[0];
-  throw named.length === 0
-    ? new SnapshotStoreError('snapshot-not-found', `there is no snapshot "${snapshot}"`)
-    : new SnapshotStoreError(
-        'snapshot-ambiguous',
-        `${named.length} snapshots are named "${snapshot}"; use one of their ids`,
-      );
 }
