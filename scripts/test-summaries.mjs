@@ -1,19 +1,28 @@
-// Reads the pass/fail counts from each test runner's closing lines, so `npm test` can
-// refuse a suite that ran nothing and print one total.
+// Reads the pass/fail/skip counts from each test runner's closing lines, so `npm test` can
+// refuse a suite that ran nothing and print one total. Skipped tests are their own count:
+// never added to the passed ones.
 
-/** @typedef {{ passed: number, failed: number }} Counts */
+/** @typedef {{ passed: number, failed: number, skipped: number }} Counts */
 
-/** Counts from the closing lines of node's test runner (TAP reporter). */
+/** Counts from the closing lines of node's test runner (TAP reporter), and its skip directives. */
 export function parseNodeTest(/** @type {string} */ output) {
   const pass = /^# pass (\d+)$/m.exec(output);
   const fail = /^# fail (\d+)$/m.exec(output);
-  return pass && fail ? { passed: Number(pass[1]), failed: Number(fail[1]) } : null;
+  // "# skipped" leaves out whole skipped suites (describe with `skip`), whose tests are never
+  // even listed; each skipped test or suite has its own "ok … # SKIP" line, so count those.
+  const skipped = output.match(/^\s*ok \d+ - .* # SKIP\b/gm)?.length ?? 0;
+  return pass && fail ? { passed: Number(pass[1]), failed: Number(fail[1]), skipped } : null;
 }
 
-/** Counts from doctest's "[doctest] test cases: N | P passed | F failed" line. */
+/** Counts from doctest's "[doctest] test cases: N | P passed | F failed | S skipped" line. */
 export function parseDoctest(/** @type {string} */ output) {
-  const match = /test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed/.exec(output);
-  return match ? { passed: Number(match[2]), failed: Number(match[3]) } : null;
+  const match =
+    /test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed(?:\s*\|\s*(\d+) skipped)?/.exec(
+      output,
+    );
+  return match
+    ? { passed: Number(match[2]), failed: Number(match[3]), skipped: Number(match[4] ?? 0) }
+    : null;
 }
 
 /** Counts from Vitest's "Tests  N passed | F failed (T)" line. */
@@ -23,5 +32,10 @@ export function parseVitest(/** @type {string} */ output) {
   if (!line?.[1]) return null;
   const passed = /(\d+) passed/.exec(line[1]);
   const failed = /(\d+) failed/.exec(line[1]);
-  return { passed: Number(passed?.[1] ?? 0), failed: Number(failed?.[1] ?? 0) };
+  const skipped = /(\d+) skipped/.exec(line[1]);
+  return {
+    passed: Number(passed?.[1] ?? 0),
+    failed: Number(failed?.[1] ?? 0),
+    skipped: Number(skipped?.[1] ?? 0),
+  };
 }

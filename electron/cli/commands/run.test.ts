@@ -1,7 +1,7 @@
 /**
  * `nestbox run` end to end: the CLI is spawned as a user would run it, booting
- * the test guests on the real /dev/kvm (these tests fail, never skip, without
- * it), plus unit tests of its argument parsing and console escape handling.
+ * the test guests on the real /dev/kvm (skipped where the machine has no KVM
+ * device node; see kvm-for-tests.ts), plus unit tests of its argument parsing and console escape handling.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import {
   parseRunOptions,
   runCommand,
 } from './run.ts';
+import { kvmSkipReason } from '../../../native/test/kvm-for-tests.ts';
 
 /** Generous: CPL-0 guest code is emulated on the CI machines. */
 const KILL_AFTER_MS = 60_000;
@@ -195,7 +196,7 @@ describe('nestbox run: console escapes', () => {
 });
 
 describe('nestbox run: end to end on /dev/kvm', () => {
-  test('the hello guest prints on stdout and exits 0', async () => {
+  test('the hello guest prints on stdout and exits 0', { skip: kvmSkipReason() }, async () => {
     const run = await runNestbox(
       ['run', '--kernel', guests.elf.hello, '--append', 'console=ttyS0 greeting=yes'],
       { killAfterMs: KILL_AFTER_MS },
@@ -208,7 +209,7 @@ describe('nestbox run: end to end on /dev/kvm', () => {
     assert.equal(run.status, 0);
   });
 
-  test('bad arguments and files exit 2 with the reason', async () => {
+  test('bad arguments and files exit 2 with the reason', { skip: kvmSkipReason() }, async () => {
     const notAKernel = join(scratch, 'notes.txt');
     writeFileSync(notAKernel, 'not a kernel at all\n');
     const cases: [string[], RegExp][] = [
@@ -226,38 +227,50 @@ describe('nestbox run: end to end on /dev/kvm', () => {
     }
   });
 
-  test('a spinning guest is stopped by --timeout with status 124', async () => {
-    const began = performance.now();
-    const run = await runNestbox(['run', '--kernel', guests.elf.spin, '--timeout', '1'], {
-      killAfterMs: KILL_AFTER_MS,
-    });
-    assert.equal(run.stdout, 'spinning\n');
-    assert.match(run.stderr, /timed out after 1 s/);
-    assert.equal(run.status, 124);
-    assert.ok(performance.now() - began < 30_000);
-  });
+  test(
+    'a spinning guest is stopped by --timeout with status 124',
+    { skip: kvmSkipReason() },
+    async () => {
+      const began = performance.now();
+      const run = await runNestbox(['run', '--kernel', guests.elf.spin, '--timeout', '1'], {
+        killAfterMs: KILL_AFTER_MS,
+      });
+      assert.equal(run.stdout, 'spinning\n');
+      assert.match(run.stderr, /timed out after 1 s/);
+      assert.equal(run.status, 124);
+      assert.ok(performance.now() - began < 30_000);
+    },
+  );
 
-  test('a triple fault with --no-reboot stops the VM: "guest reset" and status 0', async () => {
-    const run = await runNestbox(['run', '--kernel', guests.elf['triple-fault'], '--no-reboot'], {
-      killAfterMs: KILL_AFTER_MS,
-    });
-    assert.equal(run.stdout, 'about to triple fault\n');
-    assert.match(run.stderr, /guest reset \(triple-fault\); not rebooting \(--no-reboot\)/);
-    assert.equal(run.status, 0);
-  });
+  test(
+    'a triple fault with --no-reboot stops the VM: "guest reset" and status 0',
+    { skip: kvmSkipReason() },
+    async () => {
+      const run = await runNestbox(['run', '--kernel', guests.elf['triple-fault'], '--no-reboot'], {
+        killAfterMs: KILL_AFTER_MS,
+      });
+      assert.equal(run.stdout, 'about to triple fault\n');
+      assert.match(run.stderr, /guest reset \(triple-fault\); not rebooting \(--no-reboot\)/);
+      assert.equal(run.status, 0);
+    },
+  );
 
-  test('stdin reaches the guest; EOF on a pipe does not stop the VM', async () => {
-    // The input ends (EOF) before the guest has read it all; it must still echo
-    // everything and stop on its own after 'q'.
-    const run = await runNestbox(['run', '--kernel', guests.elf.echo, '--timeout', '20'], {
-      input: 'ping\x01\x01q',
-      killAfterMs: KILL_AFTER_MS,
-    });
-    assert.equal(run.stdout, 'echo ready\nping\x01q\necho done\n');
-    assert.equal(run.status, 0, run.stderr);
-  });
+  test(
+    'stdin reaches the guest; EOF on a pipe does not stop the VM',
+    { skip: kvmSkipReason() },
+    async () => {
+      // The input ends (EOF) before the guest has read it all; it must still echo
+      // everything and stop on its own after 'q'.
+      const run = await runNestbox(['run', '--kernel', guests.elf.echo, '--timeout', '20'], {
+        input: 'ping\x01\x01q',
+        killAfterMs: KILL_AFTER_MS,
+      });
+      assert.equal(run.stdout, 'echo ready\nping\x01q\necho done\n');
+      assert.equal(run.status, 0, run.stderr);
+    },
+  );
 
-  test('Ctrl-A x powers the VM off and exits 0', async () => {
+  test('Ctrl-A x powers the VM off and exits 0', { skip: kvmSkipReason() }, async () => {
     const { child, result } = spawnNestbox(['run', '--kernel', guests.elf.spin], {
       closeStdin: false,
       killAfterMs: KILL_AFTER_MS,
@@ -269,14 +282,18 @@ describe('nestbox run: end to end on /dev/kvm', () => {
     assert.equal(child.exitCode, 0, run.stderr);
     assert.equal(run.stdout, 'spinning\n');
   });
-  test('the poweroff guest (ACPI S5 from the guest) prints and exits 0', async () => {
-    const run = await runNestbox(['run', '--kernel', guests.elf.poweroff], {
-      killAfterMs: KILL_AFTER_MS,
-    });
-    assert.equal(run.stdout, 'powering off\n');
-    assert.equal(run.stderr, '');
-    assert.equal(run.status, 0);
-  });
+  test(
+    'the poweroff guest (ACPI S5 from the guest) prints and exits 0',
+    { skip: kvmSkipReason() },
+    async () => {
+      const run = await runNestbox(['run', '--kernel', guests.elf.poweroff], {
+        killAfterMs: KILL_AFTER_MS,
+      });
+      assert.equal(run.stdout, 'powering off\n');
+      assert.equal(run.stderr, '');
+      assert.equal(run.status, 0);
+    },
+  );
 
   test('--memory and --cpus out of range exit 2 naming the option and the range', async () => {
     const cases: [string[], string][] = [
@@ -304,52 +321,64 @@ describe('nestbox run: end to end on /dev/kvm', () => {
     });
   });
 
-  test('an ELF kernel for another architecture exits 2 saying which', async () => {
-    const aarch64 = join(scratch, 'Image-arm64.elf');
-    const i386 = join(scratch, 'vmlinux-i386.elf');
-    writeFileSync(aarch64, elf64Header(183)); // EM_AARCH64
-    writeFileSync(i386, elf32Header(3)); // EM_386
-    const cases: [string, string][] = [
-      [aarch64, 'invalid ELF kernel: built for AArch64 (ARM64), not x86-64'],
-      [i386, 'invalid ELF kernel: built for i386 (32-bit x86), not x86-64'],
-    ];
-    for (const [kernel, message] of cases) {
-      const run = await runNestbox(['run', '--kernel', kernel], { killAfterMs: KILL_AFTER_MS });
-      assert.equal(run.status, 2, run.stderr);
-      const first = run.stderr.split('\n')[0] ?? '';
-      assert.ok(first.startsWith('nestbox: ') && first.endsWith(message), run.stderr);
-      assert.equal(run.stdout, '');
+  test(
+    'an ELF kernel for another architecture exits 2 saying which',
+    { skip: kvmSkipReason() },
+    async () => {
+      const aarch64 = join(scratch, 'Image-arm64.elf');
+      const i386 = join(scratch, 'vmlinux-i386.elf');
+      writeFileSync(aarch64, elf64Header(183)); // EM_AARCH64
+      writeFileSync(i386, elf32Header(3)); // EM_386
+      const cases: [string, string][] = [
+        [aarch64, 'invalid ELF kernel: built for AArch64 (ARM64), not x86-64'],
+        [i386, 'invalid ELF kernel: built for i386 (32-bit x86), not x86-64'],
+      ];
+      for (const [kernel, message] of cases) {
+        const run = await runNestbox(['run', '--kernel', kernel], { killAfterMs: KILL_AFTER_MS });
+        assert.equal(run.status, 2, run.stderr);
+        const first = run.stderr.split('\n')[0] ?? '';
+        assert.ok(first.startsWith('nestbox: ') && first.endsWith(message), run.stderr);
+        assert.equal(run.stdout, '');
+        assertNoStackTrace(run.stderr);
+      }
+    },
+  );
+
+  test(
+    'a VM error (KVM internal error) exits 1 with the message and registers',
+    { skip: kvmSkipReason() },
+    async () => {
+      const run = await runNestbox(['run', '--kernel', guests.elf['jump-to-mmio']], {
+        killAfterMs: KILL_AFTER_MS,
+      });
+      assert.equal(run.stdout, 'jumping to 0xd0000000\n');
+      assert.equal(run.status, 1, run.stderr);
+      const lines = run.stderr.trimEnd().split('\n');
+      assert.match(
+        lines[0] ?? '',
+        /^nestbox run: VM error: vCPU 0: KVM internal error: the instruction emulator cannot execute .* at rip 0xd0000000$/,
+      );
+      assert.match(run.stderr, / {4}rip=0x00000000d0000000 /);
+      assert.equal(lines.length, 1 + 7, 'the message, then 25 registers four to a line');
       assertNoStackTrace(run.stderr);
-    }
-  });
+    },
+  );
 
-  test('a VM error (KVM internal error) exits 1 with the message and registers', async () => {
-    const run = await runNestbox(['run', '--kernel', guests.elf['jump-to-mmio']], {
-      killAfterMs: KILL_AFTER_MS,
-    });
-    assert.equal(run.stdout, 'jumping to 0xd0000000\n');
-    assert.equal(run.status, 1, run.stderr);
-    const lines = run.stderr.trimEnd().split('\n');
-    assert.match(
-      lines[0] ?? '',
-      /^nestbox run: VM error: vCPU 0: KVM internal error: the instruction emulator cannot execute .* at rip 0xd0000000$/,
-    );
-    assert.match(run.stderr, / {4}rip=0x00000000d0000000 /);
-    assert.equal(lines.length, 1 + 7, 'the message, then 25 registers four to a line');
-    assertNoStackTrace(run.stderr);
-  });
-
-  test('NESTBOX_KVM_DEVICE: another path to the KVM device boots the guest', async () => {
-    const alias = join(scratch, 'kvm-alias');
-    symlinkSync('/dev/kvm', alias);
-    const run = await runNestbox(['run', '--kernel', guests.elf.hello], {
-      env: { NESTBOX_KVM_DEVICE: alias },
-      killAfterMs: KILL_AFTER_MS,
-    });
-    assert.equal(run.stdout, 'Hello from a Nestbox test guest\n');
-    assert.equal(run.stderr, '');
-    assert.equal(run.status, 0);
-  });
+  test(
+    'NESTBOX_KVM_DEVICE: another path to the KVM device boots the guest',
+    { skip: kvmSkipReason() },
+    async () => {
+      const alias = join(scratch, 'kvm-alias');
+      symlinkSync('/dev/kvm', alias);
+      const run = await runNestbox(['run', '--kernel', guests.elf.hello], {
+        env: { NESTBOX_KVM_DEVICE: alias },
+        killAfterMs: KILL_AFTER_MS,
+      });
+      assert.equal(run.stdout, 'Hello from a Nestbox test guest\n');
+      assert.equal(run.stderr, '');
+      assert.equal(run.status, 0);
+    },
+  );
 
   test("NESTBOX_KVM_DEVICE naming a missing node exits 2 with the probe's message", async () => {
     const device = join(scratch, 'no-kvm-here');

@@ -33,6 +33,7 @@ import type {
   NativeAddon,
 } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
+import { kvmSkipReason } from '../kvm-for-tests.ts';
 
 /** Generous: CPL-0 guest code is emulated on the CI machines (~0.6 µs per instruction). */
 const STEP_TIMEOUT_MS = 60_000;
@@ -237,7 +238,7 @@ function checkScreenshot(png: Uint8Array | null, mode: GuestMode): void {
   }
 }
 
-describe('display (display-pattern guest)', () => {
+describe('display (display-pattern guest)', { skip: kvmSkipReason() }, () => {
   test('modes set through DISPI, exact frames and screenshots, damage, then an idle screen', async (t) => {
     const guest = new GuestConsole(
       addon,

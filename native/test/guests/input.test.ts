@@ -25,6 +25,7 @@ import { GuestConsole } from './guest-console.ts';
 import { addonWithKvm } from './kvm-addon.ts';
 import type { NativeAddon } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
+import { kvmSkipReason } from '../kvm-for-tests.ts';
 
 /** Generous: CPL-0 guest code is emulated on the CI machines (~0.6 µs per instruction). */
 const STEP_TIMEOUT_MS = 60_000;
@@ -241,7 +242,7 @@ describe('the key table', () => {
   });
 });
 
-describe('input (input-echo guest)', () => {
+describe('input (input-echo guest)', { skip: kvmSkipReason() }, () => {
   test('PS/2 before the virtio driver, every key on both keyboards, the tablet', async (t) => {
     const guest = new InputConsole(
       addon,

@@ -19,6 +19,7 @@ import type {
   ResetEvent,
 } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
+import { kvmSkipReason } from '../kvm-for-tests.ts';
 
 /** Generous: CPL-0 guest code is emulated on the CI machines (~0.6 µs per instruction). */
 const GUEST_TIMEOUT_MS = 60_000;
@@ -101,7 +102,7 @@ function resets(run: Recorded): Omit<ResetEvent, 'type'>[] {
     .map(({ cause, reboot }) => ({ cause, reboot }));
 }
 
-describe('serial console', () => {
+describe('serial console', { skip: kvmSkipReason() }, () => {
   test('input sent with sendSerialInput reaches the guest, which echoes it', async () => {
     const run = record({ kernelPath: guests.elf.echo, memoryMiB: 64, cpus: 1 });
     run.session.start();
@@ -114,7 +115,7 @@ describe('serial console', () => {
   });
 });
 
-describe('interrupts', () => {
+describe('interrupts', { skip: kvmSkipReason() }, () => {
   test('PIT ticks reach the guest through the IOAPIC (IRQ 0 → pin 2) and its LAPIC', async () => {
     const run = record({ kernelPath: guests.elf.timer, memoryMiB: 64, cpus: 1 });
     run.session.start();
@@ -124,7 +125,7 @@ describe('interrupts', () => {
   });
 });
 
-describe('SMP', () => {
+describe('SMP', { skip: kvmSkipReason() }, () => {
   test('every AP of a 4-vCPU machine starts on INIT/SIPI and reports its APIC ID', async () => {
     const run = record({ kernelPath: guests.elf.smp, memoryMiB: 64, cpus: 4, cmdline: 'cpus=4' });
     run.session.start();
@@ -158,7 +159,7 @@ describe('SMP', () => {
   });
 });
 
-describe('power and reset', () => {
+describe('power and reset', { skip: kvmSkipReason() }, () => {
   test('ACPI S5 from the guest stops the machine with reason powered-off', async () => {
     const run = record({ kernelPath: guests.elf.poweroff, memoryMiB: 64, cpus: 1 });
     run.session.start();
@@ -276,7 +277,7 @@ describe('power and reset', () => {
   });
 });
 
-describe('pause and resume', () => {
+describe('pause and resume', { skip: kvmSkipReason() }, () => {
   test('pausing mid-stream stops output at once and loses nothing', async () => {
     const count = 4000;
     const run = record({
@@ -319,7 +320,7 @@ describe('pause and resume', () => {
   });
 });
 
-describe('VM errors', () => {
+describe('VM errors', { skip: kvmSkipReason() }, () => {
   test('executing from MMIO: KVM_EXIT_INTERNAL_ERROR becomes an error event with registers', async () => {
     // Portable: neither VT-x nor AMD-V can fetch instructions from an address
     // without memory, and KVM's emulator then gives up (suberror 1) at CPL 0.
@@ -347,7 +348,7 @@ describe('VM errors', () => {
   });
 });
 
-describe('KVM device', () => {
+describe('KVM device', { skip: kvmSkipReason() }, () => {
   test('kvmDevicePath: the machine opens the node it is given', async () => {
     const missing = '/nonexistent/nestbox-kvm';
     assert.throws(

@@ -47,6 +47,7 @@ import type {
   SnapshotSaveResult,
 } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
+import { kvmSkipReason } from '../kvm-for-tests.ts';
 
 /** Generous: the guest's set-up runs at CPL 0, which the CI machines emulate. */
 const GUEST_TIMEOUT_MS = 60_000;
@@ -350,7 +351,7 @@ function assertSnapshotFilesUnchanged(): void {
   assert.equal(sha256(files.ramFile), ramHash, 'the RAM file is byte-identical');
 }
 
-describe('machine snapshots', () => {
+describe('machine snapshots', { skip: kvmSkipReason() }, () => {
   test('a paused machine saves a snapshot; resumed, it keeps counting', async () => {
     const disk = scratchPath('disk.raw');
     writeFileSync(disk, Buffer.alloc(DISK_SIZE));

@@ -35,6 +35,7 @@ import type {
   NativeError,
 } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
+import { kvmSkipReason } from '../kvm-for-tests.ts';
 
 /** Generous: CPL-0 guest code is emulated on the CI machines (~0.6 µs per instruction). */
 const GUEST_TIMEOUT_MS = 90_000;
@@ -238,7 +239,7 @@ function pciLines(
   return { text, parsed };
 }
 
-describe('PCI enumeration (pci-enum guest)', () => {
+describe('PCI enumeration (pci-enum guest)', { skip: kvmSkipReason() }, () => {
   test('host bridge, display, virtio-net, virtio-rng, two virtio-blk and virtio-input, the same through CF8 and ECAM', async () => {
     const disk1 = scratchPath('enum-1.raw');
     const disk2 = scratchPath('enum-2.raw');
@@ -410,7 +411,7 @@ async function runBlk(disks: MachineConfig['disks'], cmdline: string): Promise<B
 }
 
 for (const format of ['raw', 'qcow2'] as const) {
-  describe(`virtio-blk on a ${format} image`, () => {
+  describe(`virtio-blk on a ${format} image`, { skip: kvmSkipReason() }, () => {
     test('reads what the test wrote, writes a pattern the file then holds, GET_ID, beyond-end', async () => {
       const path = scratchPath(`rw.${format}`);
       const content = format === 'raw' ? makeRawImage(path) : makeQcow2Image(path);
@@ -498,7 +499,7 @@ for (const format of ['raw', 'qcow2'] as const) {
   });
 }
 
-describe('virtio-blk after the guest moves its BAR', () => {
+describe('virtio-blk after the guest moves its BAR', { skip: kvmSkipReason() }, () => {
   test('requests work at the new address and a notify at the old one is not delivered', async () => {
     const path = scratchPath('moved.raw');
     const content = makeRawImage(path);
@@ -522,7 +523,7 @@ describe('virtio-blk after the guest moves its BAR', () => {
   });
 });
 
-describe('virtio-blk with two disks', () => {
+describe('virtio-blk with two disks', { skip: kvmSkipReason() }, () => {
   test('the second disk (00:05.0) is backed by the second file; the first is untouched', async () => {
     const first = scratchPath('first.raw');
     const second = scratchPath('second.qcow2');
@@ -555,7 +556,7 @@ describe('virtio-blk with two disks', () => {
 
 // ---- virtio-rng ----
 
-describe('virtio-rng', () => {
+describe('virtio-rng', { skip: kvmSkipReason() }, () => {
   test('two 64-byte reads are not all zero and differ', async () => {
     const run = await runGuest({
       kernelPath: guests.elf['virtio-rng-guest'],
@@ -637,7 +638,7 @@ async function machineError(path: string, readOnly = false): Promise<NativeError
   );
 }
 
-describe('disk images the machine refuses', () => {
+describe('disk images the machine refuses', { skip: kvmSkipReason() }, () => {
   const cases: {
     what: string;
     make: () => string;

@@ -22,6 +22,7 @@ import type {
   NetworkConfig,
 } from '../../../electron/services/native/native-addon.ts';
 import { buildGuests, type GuestImages } from './build-guests.ts';
+import { kvmSkipReason } from '../kvm-for-tests.ts';
 
 /** Generous: CPL-0 guest code is emulated on the CI machines (~0.6 µs per instruction). */
 const GUEST_TIMEOUT_MS = 120_000;
@@ -193,7 +194,7 @@ async function startReplyServer(): Promise<ReplyServer> {
   };
 }
 
-describe('virtio-net on user-mode networking (libslirp)', () => {
+describe('virtio-net on user-mode networking (libslirp)', { skip: kvmSkipReason() }, () => {
   let server: ReplyServer;
   const sameVmMacs: string[] = [];
 

@@ -13,6 +13,7 @@ import { before, describe, test } from 'node:test';
 import { spawnNestbox, type NestboxResult } from '../guests/run-nestbox.ts';
 import { prepareLinuxFixture, type LinuxFixture } from './linux-fixture.ts';
 import { newcArchive } from './newc-cpio.ts';
+import { kvmSkipReason } from '../kvm-for-tests.ts';
 
 const MEMORY_MIB = 512;
 const CPUS = 2;
@@ -81,10 +82,6 @@ function expectations(initrdSize: number): Expectation[] {
 
 let fixture: LinuxFixture;
 
-before(() => {
-  fixture = prepareLinuxFixture();
-});
-
 describe('newc cpio writer', () => {
   test('cpio(1) lists what we wrote, with modes and devices', () => {
     const archive = newcArchive([
@@ -101,55 +98,66 @@ describe('newc cpio writer', () => {
   });
 });
 
-describe(`Debian Linux 6.1 boots on nestbox run (${CPUS} CPUs, ${MEMORY_MIB} MiB)`, () => {
-  test('early boot log shows our boot protocol, e820, initrd, ACPI and CPUs', async (t) => {
-    const initrdSize = statSync(fixture.initramfs).size;
-    const wanted = expectations(initrdSize);
-    let stoppedEarly = false;
-    const began = performance.now();
-    const { result } = spawnNestbox(
-      [
-        'run',
-        '--kernel',
-        fixture.vmlinux,
-        '--initrd',
-        fixture.initramfs,
-        '--cpus',
-        String(CPUS),
-        '--memory',
-        String(MEMORY_MIB),
-        '--timeout',
-        String(BOOT_TIME_LIMIT_S),
-        '--append',
-        COMMAND_LINE,
-      ],
-      {
-        closeStdin: false,
-        killAfterMs: (BOOT_TIME_LIMIT_S + 30) * 1000,
-        onStdout: (log, child) => {
-          if (!stoppedEarly && wanted.every((expectation) => expectation.seen(log))) {
-            stoppedEarly = true;
-            child.kill('SIGTERM'); // nestbox run powers the VM off (exit status 143)
-          }
+describe(
+  `Debian Linux 6.1 boots on nestbox run (${CPUS} CPUs, ${MEMORY_MIB} MiB)`,
+  { skip: kvmSkipReason() },
+  () => {
+    // Fetching and unpacking Debian's kernel is only worth it where it can boot.
+    before(() => {
+      fixture = prepareLinuxFixture();
+    });
+
+    test('early boot log shows our boot protocol, e820, initrd, ACPI and CPUs', async (t) => {
+      const initrdSize = statSync(fixture.initramfs).size;
+      const wanted = expectations(initrdSize);
+      let stoppedEarly = false;
+      const began = performance.now();
+      const { result } = spawnNestbox(
+        [
+          'run',
+          '--kernel',
+          fixture.vmlinux,
+          '--initrd',
+          fixture.initramfs,
+          '--cpus',
+          String(CPUS),
+          '--memory',
+          String(MEMORY_MIB),
+          '--timeout',
+          String(BOOT_TIME_LIMIT_S),
+          '--append',
+          COMMAND_LINE,
+        ],
+        {
+          closeStdin: false,
+          killAfterMs: (BOOT_TIME_LIMIT_S + 30) * 1000,
+          onStdout: (log, child) => {
+            if (!stoppedEarly && wanted.every((expectation) => expectation.seen(log))) {
+              stoppedEarly = true;
+              child.kill('SIGTERM'); // nestbox run powers the VM off (exit status 143)
+            }
+          },
         },
-      },
-    );
-    const run: NestboxResult = await result;
-    const seconds = ((performance.now() - began) / 1000).toFixed(1);
-    const log = run.stdout.replace(/\r/g, '');
-    t.diagnostic(`${fixture.kernelPackage}: ${seconds} s, ${log.length} bytes of console output`);
-    const missing = wanted.filter((expectation) => !expectation.seen(log));
-    for (const expectation of wanted) {
-      t.diagnostic(`${missing.includes(expectation) ? 'MISSING' : 'seen   '} ${expectation.name}`);
-    }
-    assert.doesNotMatch(log, /valid RSDP was not found/);
-    assert.deepEqual(
-      missing.map((expectation) => expectation.name),
-      [],
-      `the kernel log lacks lines (exit status ${run.status}); stderr: ${run.stderr}\n` +
-        `last console output:\n${log.slice(-3000)}`,
-    );
-    assert.ok(stoppedEarly);
-    assert.equal(run.status, 143, run.stderr);
-  });
-});
+      );
+      const run: NestboxResult = await result;
+      const seconds = ((performance.now() - began) / 1000).toFixed(1);
+      const log = run.stdout.replace(/\r/g, '');
+      t.diagnostic(`${fixture.kernelPackage}: ${seconds} s, ${log.length} bytes of console output`);
+      const missing = wanted.filter((expectation) => !expectation.seen(log));
+      for (const expectation of wanted) {
+        t.diagnostic(
+          `${missing.includes(expectation) ? 'MISSING' : 'seen   '} ${expectation.name}`,
+        );
+      }
+      assert.doesNotMatch(log, /valid RSDP was not found/);
+      assert.deepEqual(
+        missing.map((expectation) => expectation.name),
+        [],
+        `the kernel log lacks lines (exit status ${run.status}); stderr: ${run.stderr}\n` +
+          `last console output:\n${log.slice(-3000)}`,
+      );
+      assert.ok(stoppedEarly);
+      assert.equal(run.status, 143, run.stderr);
+    });
+  },
+);
