@@ -62,6 +62,7 @@ const PROGRAMS = [
   'input-echo',
   'bench-display',
   'snapshot-counter',
+  'fill-ram',
 ] as const;
 export type GuestProgram = (typeof PROGRAMS)[number];
 
