@@ -3,17 +3,19 @@
  * socket, serial queue, display stream, runtime files, the snapshot tree), launched by
  * VmHostRegistry like the real one, but around a scripted machine instead of the addon's KVM
  * one (scripted-machines.ts). The default is the `echo` machine, which behaves like the echo
- * test guest; `--machine counting` (or NESTBOX_SCRIPTED_MACHINE=counting) is a guest that
- * counts on serial and on its disk and saves and continues snapshots.
+ * test guest; `--machine acpi-button` (or NESTBOX_SCRIPTED_MACHINE=acpi-button) like the
+ * acpi-button test guest, which shuts down on the ACPI power button; `--machine counting` is a
+ * guest that counts on serial and on its disk and saves and continues snapshots. Launch it
+ * with scripted-host.ts.
  *
  *   node --import tsx electron/serve/testing/scripted-vm-host-main.ts \
- *     [--machine echo|counting] --vm-folder DIR --report-fd 3
+ *     [--machine echo|acpi-button|counting] --vm-folder DIR [--report-fd 3]
  */
-import { closeSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadNativeAddon } from '../../services/native/load-addon.ts';
 import type { NativeAddon } from '../../services/native/native-addon.ts';
-import { HostStartError, startVmHost, type StartupReport } from '../../services/vm-host/vm-host.ts';
+import { HostStartError, startVmHost } from '../../services/vm-host/vm-host.ts';
+import { runVmHostProcess } from '../../services/vm-host/vm-host-process.ts';
 import {
   SCRIPTED_MACHINE_VARIABLE,
   scriptedAddon,
@@ -21,6 +23,7 @@ import {
   type ScriptedMachineKind,
 } from './scripted-machines.ts';
 
+// Everything but the machine is as in vm-host-main.ts (runVmHostProcess).
 const { values } = parseArgs({
   options: {
     machine: { type: 'string' },
@@ -28,30 +31,22 @@ const { values } = parseArgs({
     'report-fd': { type: 'string' },
   },
 });
-const reportFd = Number(values['report-fd'] ?? 1);
-function report(message: StartupReport): void {
-  writeSync(reportFd, `${JSON.stringify(message)}\n`);
-  if (reportFd !== 1) closeSync(reportFd);
-}
 
 let real: NativeAddon | undefined;
 
-try {
-  const kind = values.machine ?? process.env[SCRIPTED_MACHINE_VARIABLE] ?? 'echo';
-  if (!scriptedMachineKinds.includes(kind as ScriptedMachineKind)) {
-    throw new HostStartError('bad-arguments', `there is no scripted machine "${kind}"`);
-  }
-  const addon = scriptedAddon(kind as ScriptedMachineKind, () => (real ??= loadNativeAddon()));
-  const host = await startVmHost({
-    folder: values['vm-folder'] ?? '',
-    loadAddon: () => addon,
-    hostVersion: 'scripted',
-  });
-  report({ ok: true, pid: process.pid, socketPath: host.socketPath, state: 'running' });
-  const exit = await host.finished;
-  process.exit(exit.state === 'stopped' ? 0 : 1);
-} catch (error) {
-  const code = error instanceof HostStartError ? error.code : 'start-failed';
-  report({ ok: false, error: { code, message: String(error) } });
-  process.exit(1);
-}
+await runVmHostProcess({
+  reportFd: values['report-fd'] === undefined ? undefined : Number(values['report-fd']),
+  start: () => {
+    const kind = values.machine ?? process.env[SCRIPTED_MACHINE_VARIABLE] ?? 'echo';
+    if (!scriptedMachineKinds.includes(kind as ScriptedMachineKind)) {
+      throw new HostStartError('bad-arguments', `there is no scripted machine "${kind}"`);
+    }
+    const addon = scriptedAddon(kind as ScriptedMachineKind, () => (real ??= loadNativeAddon()));
+    return startVmHost({
+      folder: values['vm-folder'] ?? '',
+      env: process.env,
+      loadAddon: () => addon,
+      hostVersion: 'scripted',
+    });
+  },
+});

@@ -8,12 +8,13 @@
  * Exit status: 0 the VM stopped (powered off, halted), 1 it failed or could not start,
  * 2 bad arguments.
  */
-import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadNativeAddon } from '../native/load-addon.ts';
-import { HostStartError, startVmHost, type StartupReport, type VmHost } from './vm-host.ts';
+import { startVmHost } from './vm-host.ts';
+import { runVmHostProcess } from './vm-host-process.ts';
 
 /** Replaced by scripts/build.mjs (esbuild `define`); absent when running from source. */
 declare const __NESTBOX_VERSION__: string | undefined;
@@ -45,21 +46,6 @@ function parseHostArgs(argv: readonly string[]): { folder: string; reportFd?: nu
   return { folder, ...(fd !== undefined ? { reportFd: Number(fd) } : {}) };
 }
 
-/** Writes the startup report once, to the launcher's pipe or to stdout. */
-function report(reportFd: number | undefined, message: StartupReport): void {
-  const line = `${JSON.stringify(message)}\n`;
-  try {
-    if (reportFd === undefined) {
-      process.stdout.write(line);
-    } else {
-      writeSync(reportFd, line);
-      closeSync(reportFd);
-    }
-  } catch {
-    // The launcher went away: it will find the VM through host.json or the log.
-  }
-}
-
 let args: ReturnType<typeof parseHostArgs>;
 try {
   args = parseHostArgs(process.argv.slice(2));
@@ -71,44 +57,13 @@ try {
   process.exit(2);
 }
 
-let host: VmHost | undefined;
-// Until the VM runs, a signal just ends the start; afterwards it powers the VM off.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (host) host.requestStop(`received ${signal}`);
-    else process.exit(1);
-  });
-}
-// Detached from any terminal, a hangup means nothing to a running VM.
-process.on('SIGHUP', () => undefined);
-process.on('uncaughtException', (error) => {
-  if (host) {
-    host.fail(error);
-  } else {
-    process.stderr.write(`nestbox vm-host: ${error.stack ?? error.message}\n`);
-    process.exit(1);
-  }
+await runVmHostProcess({
+  reportFd: args.reportFd,
+  start: () =>
+    startVmHost({
+      folder: args.folder,
+      env: process.env,
+      loadAddon: () => loadNativeAddon(),
+      hostVersion: hostVersion(),
+    }),
 });
-
-try {
-  host = await startVmHost({
-    folder: args.folder,
-    env: process.env,
-    loadAddon: () => loadNativeAddon(),
-    hostVersion: hostVersion(),
-  });
-} catch (error) {
-  const code = error instanceof HostStartError ? error.code : 'start-failed';
-  const message = error instanceof Error ? error.message : String(error);
-  report(args.reportFd, { ok: false, error: { code, message } });
-  process.exit(1);
-}
-
-report(args.reportFd, {
-  ok: true,
-  pid: process.pid,
-  socketPath: host.socketPath,
-  state: 'running',
-});
-const exit = await host.finished;
-process.exit(exit.state === 'stopped' ? 0 : 1);
