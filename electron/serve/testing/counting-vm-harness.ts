@@ -21,16 +21,16 @@ import {
   realDiskLayerOps,
   strayEntries,
 } from '../../services/snapshots/test-disks.ts';
-import type { HostLauncher } from '../../services/vm-host/host-launcher.ts';
 import { isHostProcessAlive, readHostRecord } from '../../services/vm-host/runtime-files.ts';
 import type { VmHostClient } from '../../services/vm-host/vm-host-client.ts';
 import { VmSnapshots } from '../../services/vm-host/vm-snapshots.ts';
 import { openVmServices, type VmServices } from '../../services/vm-host/vm-services.ts';
 import { counterInSector } from './counting-state-file.ts';
-import { SCRIPTED_MACHINE_VARIABLE, scriptedAddon } from './scripted-machines.ts';
+import { SCRIPTED_VM_HOST_MAIN, scriptedCliEnv, scriptedLauncher } from './scripted-host.ts';
+import { scriptedAddon } from './scripted-machines.ts';
 
 export const STEP_MS = 20_000;
-const MAIN = path.join(import.meta.dirname, 'scripted-vm-host-main.ts');
+const MAIN = SCRIPTED_VM_HOST_MAIN;
 
 let cachedAddon: NativeAddon | undefined;
 /** The real addon. */
@@ -42,29 +42,14 @@ export function addon(): NativeAddon {
 /** What the VM host gets: the counting machine, the real disk functions. */
 export const countingAddon = scriptedAddon('counting', addon);
 
-/** The VM host from source around a scripted machine; `env` goes to the host process. */
-export function scriptedLauncher(
-  machine: 'echo' | 'counting',
-  env: Record<string, string> = {},
-): HostLauncher {
-  return {
-    command: process.execPath,
-    args: ['--import', import.meta.resolve('tsx'), MAIN, '--machine', machine],
-    env,
-  };
-}
+export { scriptedLauncher };
 
 /**
  * The environment under which `nestbox start` (the CLI's own registry, default launcher) runs
  * the counting machine: NESTBOX_VM_HOST names the scripted host, tsx comes in by NODE_OPTIONS.
  */
 export function cliHostEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return {
-    ...env,
-    NESTBOX_VM_HOST: MAIN,
-    NODE_OPTIONS: `--import=${import.meta.resolve('tsx')}`,
-    [SCRIPTED_MACHINE_VARIABLE]: 'counting',
-  };
+  return scriptedCliEnv(env, 'counting');
 }
 
 export interface CountingStack {

@@ -3,8 +3,22 @@
  * around them: `probeKvm` says yes, `Machine` is one of these, and the disk-image functions
  * are the real addon's (the snapshot store makes and merges real qcow2 layers with them).
  *
- * - `echo` behaves like the echo test guest: prints "echo ready", echoes serial input (none
- *   while paused) and shows a fixed 1024×768 picture. It cannot save snapshots.
+ * What every machine does as the native core's Machine does: the constructor reads the kernel
+ * (and initrd) first — a missing one throws KERNEL_NOT_FOUND "kernel file not found: PATH" —
+ * the display is the configured monitor's mode (1024×768 by default; none when `display` is
+ * null), showing a fixed picture, and the ACPI power button does nothing unless the guest
+ * handles it (neither the echo nor the counting test guest does).
+ *
+ * - `echo` behaves like the echo test guest (native/test/guests/echo.c): prints "echo ready",
+ *   echoes serial input (none while paused), and after echoing a "q" prints "\necho done\n"
+ *   and halts (the machine stops, reason `halted`). Its constructor opens its disks with the
+ *   real addon's image code (in a child process, since the constructor is synchronous), so a
+ *   missing or corrupt image throws the native core's IMAGE_* error with its message. It
+ *   cannot save snapshots.
+ * - `acpi-button` behaves like the acpi-button test guest: prints the SCI routing it found and
+ *   "waiting for the power button"; the power button (seen once the machine runs: a press while
+ *   paused is handled on resume) makes it print "power button pressed, shutting down" and
+ *   enter S5, so the machine stops with reason `powered-off`.
  * - `counting` counts: while running it adds one to a counter every tick (20 ms), prints
  *   "count <n>" and writes n into sector 0 of its first disk, through the addon's real disk
  *   API on the files the VM host gives it (the snapshot tree's current overlays). It saves and
@@ -12,8 +26,11 @@
  *   format of its own (counting-state-file.ts): saveSnapshot only while paused, after draining
  *   and flushing its disk writes; a machine made with `restore`, and restoreSnapshot in place,
  *   check everything first (SNAPSHOT_UNUSABLE before anything changes) and continue at the
- *   saved counter, on the disks given. What it read from its disk when it (re)started is on
- *   serial, so tests can check memory against disks:
+ *   saved counter, on the disks given. Its display shows frame n as snapshot-counter.c draws
+ *   it (a 16-pixel checkerboard of color(n) and its inverse, see countingFramePixel), drawn
+ *   before "count <n>" is printed, black before the first count; a restore with RAM shows the
+ *   saved frame again. What it read from its disk when it (re)started is on serial, so tests
+ *   can check memory against disks:
  *
  *     boot disk <d>               booted afresh; sector 0 held d
  *     resumed <c> disk <d>        made with `restore`: continues at c (the next count is c + 1)
@@ -28,11 +45,13 @@
  * imageMergeLayer take that long (as merging a large layer does), asynchronously.
  */
 import { PNG } from 'pngjs';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiskImageHandle } from '../../services/native/disk-image.ts';
+import { locateNativeAddon } from '../../services/native/load-addon.ts';
 import type {
   DiskConfig,
   DisplayMode,
@@ -42,6 +61,7 @@ import type {
   MachineState,
   NativeAddon,
   NativeError,
+  NativeErrorCode,
   SnapshotDescription,
   SnapshotFiles,
   SnapshotSaveResult,
@@ -58,9 +78,13 @@ import {
   type CountingState,
 } from './counting-state-file.ts';
 
-export type ScriptedMachineKind = 'echo' | 'counting';
+export type ScriptedMachineKind = 'echo' | 'acpi-button' | 'counting';
 
-export const scriptedMachineKinds: readonly ScriptedMachineKind[] = ['echo', 'counting'];
+export const scriptedMachineKinds: readonly ScriptedMachineKind[] = [
+  'echo',
+  'acpi-button',
+  'counting',
+];
 
 /** Selects the machine when the launcher cannot pass `--machine` (e.g. NESTBOX_VM_HOST). */
 export const SCRIPTED_MACHINE_VARIABLE = 'NESTBOX_SCRIPTED_MACHINE';
@@ -72,7 +96,9 @@ export const SCRIPTED_TICK_MS = 'NESTBOX_SCRIPTED_TICK_MS';
 export const SCRIPTED_MERGE_MS = 'NESTBOX_SCRIPTED_MERGE_MS';
 
 const MiB = 1024 * 1024;
-const mode: DisplayMode = { width: 1024, height: 768, bitsPerPixel: 32 };
+/** The monitor's preferred mode when the config names none (as the native core's default). */
+const DEFAULT_WIDTH = 1024;
+const DEFAULT_HEIGHT = 768;
 
 function nativeError(code: NativeError['code'], message: string): NativeError {
   return Object.assign(new Error(message), { code });
@@ -82,16 +108,88 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** What both machines share: state events, the fixed picture, input that goes nowhere. */
+/**
+ * Reads a boot file as the native core does before anything else (kernel_file.cc): a missing
+ * file is KERNEL_NOT_FOUND (for an initrd too), any other failure KERNEL_UNREADABLE.
+ */
+function checkBootFile(kind: 'kernel' | 'initrd', file: string): void {
+  if (file === '') throw nativeError('INVALID_CONFIG', `no ${kind} file given`);
+  try {
+    closeSync(openSync(file, 'r'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw nativeError('KERNEL_NOT_FOUND', `${kind} file not found: ${file}`);
+    }
+    throw nativeError('KERNEL_UNREADABLE', `cannot read ${kind} file ${file}: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * Opens every disk with the real addon's image code (block::open_disk_image, the function the
+ * native core's Machine opens its disks with) and closes them again, in a child process:
+ * `new Machine` is synchronous and the addon's image functions are not. A missing, corrupt or
+ * truncated image throws the addon's IMAGE_* error with its own message.
+ */
+const OPEN_DISKS_SCRIPT = `
+const addon = require(process.argv[1]);
+const disks = JSON.parse(process.argv[2]);
+(async () => {
+  const opened = [];
+  let result = { ok: true };
+  try {
+    for (const disk of disks) {
+      opened.push(await addon.openDiskImage(disk.path, { readOnly: disk.readOnly === true }));
+    }
+  } catch (error) {
+    result = { ok: false, code: error.code, message: error.message };
+  }
+  for (const handle of opened) await handle.close();
+  process.stdout.write(JSON.stringify(result));
+})();
+`;
+
+function openDisksWithTheAddon(disks: readonly DiskConfig[]): void {
+  if (disks.length === 0) return;
+  const run = spawnSync(
+    process.execPath,
+    ['-e', OPEN_DISKS_SCRIPT, locateNativeAddon().path, JSON.stringify(disks)],
+    // No NODE_OPTIONS: the script is plain CommonJS and needs no tsx.
+    { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' }, timeout: 30_000 },
+  );
+  let result: { ok: boolean; code?: NativeErrorCode; message?: string };
+  try {
+    result = JSON.parse(run.stdout) as typeof result;
+  } catch {
+    throw nativeError(
+      'IMAGE_IO_ERROR',
+      `the disk check failed: ${run.error?.message ?? run.stderr.trim()} (status ${run.status})`,
+    );
+  }
+  if (!result.ok) throw nativeError(result.code ?? 'IMAGE_IO_ERROR', result.message ?? '');
+}
+
+/** What every machine shares: state events, the fixed picture, input that goes nowhere. */
 abstract class ScriptedMachine {
   state: MachineState = 'created';
   protected readonly onEvent: (event: MachineEvent) => void;
-  readonly #pixels = new Uint8Array(mode.width * mode.height * 4);
+  /** The monitor's mode; null for a headless machine. */
+  readonly #mode: DisplayMode | null;
+  readonly #pixels: Uint8Array;
 
-  constructor(onEvent: (event: MachineEvent) => void) {
+  constructor(config: MachineConfig, onEvent: (event: MachineEvent) => void) {
     this.onEvent = onEvent;
+    checkBootFile('kernel', config.kernelPath);
+    if (config.initrdPath !== undefined) checkBootFile('initrd', config.initrdPath);
+    const display = config.display === null ? null : (config.display ?? {});
+    this.#mode = display && {
+      width: display.width ?? DEFAULT_WIDTH,
+      height: display.height ?? DEFAULT_HEIGHT,
+      bitsPerPixel: 32,
+    };
+    this.#pixels = new Uint8Array(this.#mode ? this.#mode.width * this.#mode.height * 4 : 0);
     for (let i = 0; i < this.#pixels.length; i += 1) this.#pixels[i] = (i * 7) & 0xff;
-    this.emitLater({ type: 'display-mode', mode });
+    if (this.#mode) this.emitLater({ type: 'display-mode', mode: this.#mode });
   }
 
   /** As the addon delivers events: later, on the JS thread, never inside the call. */
@@ -117,9 +215,8 @@ abstract class ScriptedMachine {
   reset(): void {
     this.emitLater({ type: 'reset', cause: 'host', reboot: true });
   }
-  powerButton(): void {
-    this.powerOff();
-  }
+  /** An SCI no guest listens to: nothing happens (the acpi-button machine overrides this). */
+  powerButton(): void {}
   abstract powerOff(): void;
   stats() {
     return {
@@ -134,16 +231,17 @@ abstract class ScriptedMachine {
   setDisplayStreaming(): void {}
   requestFullDisplayFrame(): void {}
   readDisplayFrame() {
-    return { mode, pixels: this.#pixels.slice() };
+    return this.#mode && { mode: { ...this.#mode }, pixels: this.#pixels.slice() };
   }
   copyDisplayRects(target: Uint8Array): boolean {
-    if (target.length !== this.#pixels.length) return false;
+    if (!this.#mode || target.length !== this.#pixels.length) return false;
     target.set(this.#pixels);
     return true;
   }
   /** The picture as a real PNG (the UI shows it as the VM's thumbnail). */
-  screenshot(): Uint8Array {
-    const png = new PNG({ width: mode.width, height: mode.height });
+  screenshot(): Uint8Array | null {
+    if (!this.#mode) return null;
+    const png = new PNG({ width: this.#mode.width, height: this.#mode.height });
     // The frame is B, G, R, X; PNG wants R, G, B, A.
     for (let i = 0; i < this.#pixels.length; i += 4) {
       png.data[i] = this.#pixels[i + 2] ?? 0;
@@ -171,49 +269,128 @@ abstract class ScriptedMachine {
   releaseAllInput(): void {}
 }
 
-/** The `echo` test guest's behaviour. */
-class EchoMachine extends ScriptedMachine {
-  /** Input the "guest" has not read yet (it reads nothing while paused). */
-  #unread: number[] = [];
-
-  constructor(_config: MachineConfig, onEvent: (event: MachineEvent) => void) {
-    super(onEvent);
+/**
+ * A test guest that keeps no snapshots and runs until it stops itself or is powered off: the
+ * states as the native core has them (pause only while running, resume only while paused).
+ */
+abstract class SimpleGuestMachine extends ScriptedMachine {
+  constructor(config: MachineConfig, onEvent: (event: MachineEvent) => void) {
+    super(config, onEvent);
+    if (config.restore) {
+      throw snapshotUnusable(config.restore.stateFile, 'not-a-snapshot', 'this guest saves none');
+    }
+    openDisksWithTheAddon(config.disks ?? []);
   }
 
-  #echo(): void {
-    if (this.state !== 'running' || this.#unread.length === 0) return;
-    const data = Uint8Array.from(this.#unread.splice(0));
-    this.emitLater({ type: 'serial', data });
-  }
+  /** The guest starts running. */
+  protected abstract booted(): void;
+  /** The guest runs again after a pause. */
+  protected abstract resumed(): void;
 
   start(): void {
+    this.requireState(['created'], 'start');
     this.setState('running');
-    this.emitLater({ type: 'serial', data: new TextEncoder().encode('echo ready\n') });
+    this.booted();
   }
   pause(): void {
+    if (this.state === 'paused') return;
+    this.requireState(['running'], 'pause');
     this.setState('paused');
   }
   resume(): void {
+    this.requireState(['paused'], 'resume');
     this.setState('running');
-    this.#echo();
+    this.resumed();
+  }
+  /** The machine stops, however it was asked to (powerOff, the guest's S5, a halt). */
+  protected stop(reason: StopReason): void {
+    if (this.state === 'stopped' || this.state === 'error') return;
+    this.setState('stopped', reason);
   }
   powerOff(): void {
-    if (this.state === 'stopped') return;
-    this.setState('stopped', 'powered-off');
+    this.stop('powered-off');
+  }
+  close(): void {
+    if (this.state !== 'error') this.state = 'stopped';
+  }
+  saveSnapshot(): Promise<SnapshotSaveResult> {
+    return Promise.reject(nativeError('INVALID_STATE', 'this test guest keeps no snapshots'));
+  }
+  restoreSnapshot(): Promise<void> {
+    return Promise.reject(nativeError('INVALID_STATE', 'this test guest keeps no snapshots'));
+  }
+}
+
+/** The `echo` test guest's behaviour (native/test/guests/echo.c). */
+class EchoMachine extends SimpleGuestMachine {
+  /** Input the "guest" has not read yet (it reads nothing while paused). */
+  #unread: number[] = [];
+  /** It echoed a "q": it prints its last line and halts. */
+  #done = false;
+
+  #echo(): void {
+    if (this.state !== 'running' || this.#done || this.#unread.length === 0) return;
+    const quit = this.#unread.indexOf('q'.charCodeAt(0));
+    const read = this.#unread.splice(0, quit < 0 ? this.#unread.length : quit + 1);
+    this.emitLater({ type: 'serial', data: Uint8Array.from(read) });
+    if (quit < 0) return;
+    // guest_main returned: "echo done", then cli; hlt, which the VMM reports as halted.
+    this.#done = true;
+    this.emitLater({ type: 'serial', data: new TextEncoder().encode('\necho done\n') });
+    setImmediate(() => this.stop('halted'));
+  }
+
+  protected booted(): void {
+    this.emitLater({ type: 'serial', data: new TextEncoder().encode('echo ready\n') });
+  }
+  protected resumed(): void {
+    this.#echo();
   }
   sendSerialInput(data: Uint8Array): number {
     this.#unread.push(...data);
     this.#echo();
     return data.byteLength;
   }
-  close(): void {
-    this.state = 'stopped';
+}
+
+/** The `acpi-button` test guest's behaviour (native/test/guests/acpi-button.c). */
+class AcpiButtonMachine extends SimpleGuestMachine {
+  /** PWRBTN_STS is set: the guest handles it when it next runs. */
+  #pressed = false;
+  #waiting = false;
+
+  protected booted(): void {
+    // What the guest found in this machine's ACPI tables, then it enables the button and waits.
+    this.emitLater({
+      type: 'serial',
+      data: new TextEncoder().encode(
+        'SCI: GSI 9, level, active high; PM1a at 0x600\nwaiting for the power button\n',
+      ),
+    });
+    this.#waiting = true;
+    this.#handle();
   }
-  saveSnapshot(): Promise<SnapshotSaveResult> {
-    return Promise.reject(nativeError('INVALID_STATE', 'the echo machine keeps no snapshots'));
+  protected resumed(): void {
+    this.#handle();
   }
-  restoreSnapshot(): Promise<void> {
-    return Promise.reject(nativeError('INVALID_STATE', 'the echo machine keeps no snapshots'));
+  #handle(): void {
+    if (this.state !== 'running' || !this.#waiting || !this.#pressed) return;
+    this.#waiting = false;
+    this.emitLater({
+      type: 'serial',
+      data: new TextEncoder().encode('power button pressed, shutting down\n'),
+    });
+    // SLP_TYP S5 with SLP_EN: the machine powers off.
+    setImmediate(() => this.stop('powered-off'));
+  }
+  override powerButton(): void {
+    if (this.state === 'stopped' || this.state === 'error') return;
+    this.#pressed = true;
+    this.#handle();
+  }
+  /** The guest never reads COM1. */
+  sendSerialInput(data: Uint8Array): number {
+    return data.byteLength;
   }
 }
 
@@ -264,6 +441,28 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
+/**
+ * Pixel (x, y) of the counting guest's frame n, XRGB8888 (snapshot-counter.c's draw_frame):
+ * color(n) = ((n × 2654435761) mod 2^32) >> 8 where ((x >> 4) ^ (y >> 4)) + n is even, else
+ * its inverse (low 24 bits). Tests read the count off the screen with it.
+ */
+export function countingFramePixel(n: number, x: number, y: number): number {
+  const color = (Math.imul(n, 2654435761) >>> 0) >>> 8;
+  return (((x >> 4) ^ (y >> 4)) + n) % 2 === 0 ? color : ~color & 0xffffff;
+}
+
+/** A B, G, R, X frame as PNG bytes. */
+function framePng(mode: DisplayMode, pixels: Uint8Array): Uint8Array {
+  const png = new PNG({ width: mode.width, height: mode.height });
+  for (let i = 0; i < pixels.length; i += 4) {
+    png.data[i] = pixels[i + 2] ?? 0;
+    png.data[i + 1] = pixels[i + 1] ?? 0;
+    png.data[i + 2] = pixels[i] ?? 0;
+    png.data[i + 3] = 0xff;
+  }
+  return PNG.sync.write(png);
+}
+
 /** The counting guest (see the top of the file). */
 class CountingMachine extends ScriptedMachine {
   readonly #config: MachineConfig;
@@ -278,15 +477,21 @@ class CountingMachine extends ScriptedMachine {
   #counting = false;
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The display's mode (null: headless) and what it shows: fresh VRAM is black. */
+  readonly #screen: DisplayMode | null;
+  readonly #frame: Uint8Array;
+  #streaming = false;
 
   constructor(
     config: MachineConfig,
     onEvent: (event: MachineEvent) => void,
     options: CountingOptions,
   ) {
-    super(onEvent);
+    super(config, onEvent);
     this.#config = config;
     this.#options = options;
+    this.#screen = super.readDisplayFrame()?.mode ?? null;
+    this.#frame = new Uint8Array(this.#screen ? this.#screen.width * this.#screen.height * 4 : 0);
     const disks = config.disks ?? [];
     if (config.restore) {
       // Like the native core: read and check the saved machine before anything else.
@@ -297,6 +502,7 @@ class CountingMachine extends ScriptedMachine {
       }
       this.#counter = state.counter;
       this.#resumedFrom = state.counter;
+      this.#draw(state.counter);
     }
     for (const disk of disks) {
       if (!existsSync(disk.path)) {
@@ -349,17 +555,63 @@ class CountingMachine extends ScriptedMachine {
     });
   }
 
+  /** Frame n on the display (n = 0: black), and damage for whoever watches. */
+  #draw(n: number): void {
+    const mode = this.#screen;
+    if (!mode) return;
+    const words = new Uint32Array(this.#frame.buffer);
+    if (n === 0) {
+      words.fill(0);
+    } else {
+      // Two kinds of row, by the parity of y >> 4.
+      const rows = [0, 16].map((y) =>
+        Uint32Array.from({ length: mode.width }, (_, x) => countingFramePixel(n, x, y)),
+      );
+      for (let y = 0; y < mode.height; y += 1) {
+        words.set(rows[(y >> 4) & 1] ?? [], y * mode.width);
+      }
+    }
+    this.#damage();
+  }
+
+  #damage(): void {
+    const mode = this.#screen;
+    if (!mode || !this.#streaming) return;
+    const rects = Uint32Array.of(0, 0, mode.width, mode.height);
+    this.emitLater({ type: 'display-damage', mode: { ...mode }, rects });
+  }
+
   #tick(): void {
     if (this.state !== 'running' || !this.#counting || this.#stopping) return;
     this.#counter += 1;
     const counter = this.#counter;
-    this.serial(`count ${counter}\n`);
+    // As snapshot-counter.c: the disk, then the frame, then the line on serial.
     void this.#onIo(async () => {
       const disk = this.#disks[0];
       if (disk && !disk.readOnly) await disk.write(0, sectorBytes(counter));
     }).catch((error: unknown) => {
       this.emitLater({ type: 'log', message: `disk write failed: ${messageOf(error)}` });
     });
+    this.#draw(counter);
+    this.serial(`count ${counter}\n`);
+  }
+
+  override setDisplayStreaming(on?: boolean): void {
+    this.#streaming = on === true;
+  }
+  override requestFullDisplayFrame(): void {
+    this.#damage();
+  }
+  override readDisplayFrame() {
+    return this.#screen && { mode: { ...this.#screen }, pixels: this.#frame.slice() };
+  }
+  override copyDisplayRects(target: Uint8Array): boolean {
+    if (!this.#screen || target.length !== this.#frame.length) return false;
+    target.set(this.#frame);
+    return true;
+  }
+  override screenshot(): Uint8Array | null {
+    return this.#screen && framePng(this.#screen, this.#frame);
   }
 
   start(): void {
@@ -494,6 +746,8 @@ class CountingMachine extends ScriptedMachine {
       });
       this.#config.disks = disks.map((disk) => ({ ...disk }));
       this.#counter = state.counter;
+      // With RAM comes the display's memory: the saved frame is back on the screen.
+      if (files.ramFile !== undefined) this.#draw(state.counter);
       const disk = await this.#readSector();
       this.serial(
         `${files.ramFile === undefined ? 'switched' : 'restored'} ${state.counter} disk ${disk}\n`,
@@ -544,7 +798,9 @@ export function scriptedAddon(
             super(config, onEvent, options);
           }
         }
-      : EchoMachine;
+      : kind === 'acpi-button'
+        ? AcpiButtonMachine
+        : EchoMachine;
   return {
     probeKvm: () => ({ ok: true, devicePath: '/dev/kvm', apiVersion: 12 }),
     Machine: MachineClass as unknown as NativeAddon['Machine'],
@@ -552,7 +808,7 @@ export function scriptedAddon(
     keyCodeNames: () => ['KeyA'],
     describeSnapshot: (files) => {
       if (kind !== 'counting') {
-        throw snapshotUnusable(files.stateFile, 'not-a-snapshot', 'the echo machine saves none');
+        throw snapshotUnusable(files.stateFile, 'not-a-snapshot', `the ${kind} machine saves none`);
       }
       return describeCountingSnapshot(files);
     },
@@ -572,6 +828,7 @@ export function scriptedAddon(
 }
 
 /** For a type check that the scripted machines implement everything a Machine has. */
-export type ScriptedMachineInstance = EchoMachine | CountingMachine;
+export type ScriptedMachineInstance = EchoMachine | AcpiButtonMachine | CountingMachine;
 const _echoIsMachine: (machine: EchoMachine) => Machine = (machine) => machine;
+const _acpiButtonIsMachine: (machine: AcpiButtonMachine) => Machine = (machine) => machine;
 const _countingIsMachine: (machine: CountingMachine) => Machine = (machine) => machine;

@@ -122,6 +122,14 @@ describe('Snapshot tree', () => {
     expect(screen.getByRole('button', { name: 'Revert…' })).toBeDisabled();
   });
 
+  it('keeps the marker drawn before "You are here" out of its name', () => {
+    setup();
+    // A browser would read generated content or a visible "▶" as part of the name.
+    const here = screen.getByRole('treeitem', { name: /^You are here/ });
+    expect(here).toHaveAccessibleName('You are here The VM now, since After upgrade');
+    expect(within(here).getByText('▶')).toHaveAttribute('aria-hidden', 'true');
+  });
+
   it('moves with the arrow keys, opens and closes branches, jumps with Home and End', async () => {
     const { user, item } = setup();
     item('You are here').focus();

@@ -457,8 +457,11 @@ function TreeRow({
           </>
         ) : (
           <span className="snapshot-row__text">
-            <span id={labelId} className="snapshot-row__name snapshot-row__name--here">
-              You are here
+            <span className="snapshot-row__name snapshot-row__name--here">
+              <span className="snapshot-row__here-marker" aria-hidden="true">
+                ▶{' '}
+              </span>
+              <span id={labelId}>You are here</span>
             </span>{' '}
             <span id={metaId} className="snapshot-row__meta">
               {basedOn ? `The VM now, since ${basedOn}` : 'The VM now'}
