@@ -390,3 +390,53 @@ test('vms.suspend and vm.progress through a running VM host (a fake one)', async
   ]);
   assert.deepEqual(ends, [{ reason: 'vm-stopped' }]);
 });
+
+test('a VM that stops under a snapshot list is listed from its folder; a take is not redone', async (t) => {
+  const { addon, open, vm, call: callOff } = await setUp(t);
+  // A disk snapshot taken while off, so the folder's tree is not empty.
+  const taken = await callOff('snapshots.take', { id: vm.id, name: 'Cold' });
+  let running = true;
+  const calls: string[] = [];
+  const stopping = {
+    close: async () => undefined,
+    on: () => () => undefined,
+    // The host is shutting down: it refuses, and the VM is off from then on.
+    call: async (method: string) => {
+      calls.push(method);
+      running = false;
+      throw new VmHostError('shutting-down', 'the VM has stopped');
+    },
+  };
+  const services = createAppServices({
+    appVersion: '0.1.0',
+    env: {},
+    loadNativeAddon: () => addon,
+    openVmServices: async () => {
+      const real = await open();
+      const registry = {
+        status: async () => (running ? { state: 'running', pid: GONE_PID } : { state: 'off' }),
+        connect: async () => stopping,
+      };
+      return { ...real, registry: registry as unknown as VmHostRegistry };
+    },
+  });
+  t.after(() => services.close());
+  const call = <C extends RequestChannel>(channel: C, request: RequestOf<C>) =>
+    dispatchRequest(services.handlers, channel, request) as Promise<ResponseOf<C>>;
+
+  const listed = await call('snapshots.list', { id: vm.id });
+  assert.deepEqual(calls, ['snapshotList']);
+  assert.deepEqual(
+    listed.nodes.map((node) => node.id),
+    [taken.snapshot.id],
+  );
+
+  // A take asked of the running VM is not turned into a disk-only take of the stopped one.
+  running = true;
+  await expectRequestError(call('snapshots.take', { id: vm.id, name: 'Hot' }), 'not-running');
+  assert.deepEqual(calls, ['snapshotList', 'snapshotTake']);
+  assert.deepEqual(
+    (await call('snapshots.list', { id: vm.id })).nodes.map((node) => node.name),
+    ['Cold'],
+  );
+});

@@ -18,7 +18,7 @@ import {
 } from '../snapshots/snapshot-store.ts';
 import type { SnapshotRevertResult, SnapshotTakeResult } from '../../common/snapshot-types.ts';
 import type { ParamsOf } from './protocol.ts';
-import type { VmHostClient } from './vm-host-client.ts';
+import { VmHostError, type VmHostClient } from './vm-host-client.ts';
 import { isActive } from './vm-host-registry.ts';
 import { acquireVmLock } from './vm-lock.ts';
 import type { VmServices } from './vm-services.ts';
@@ -46,6 +46,8 @@ export class VmSnapshots {
     return this.#either(vm, {
       host: (client) => client.call('snapshotList'),
       store: async (store) => store.tree(),
+      // A read: when the VM stops under it, the tree is read again from the folder.
+      readOnly: true,
     });
   }
 
@@ -176,14 +178,36 @@ export class VmSnapshots {
     ways: {
       host: (client: VmHostClient) => Promise<T>;
       store: (store: SnapshotStore) => Promise<T>;
+      readOnly?: boolean;
     },
   ): Promise<T> {
     for (let attempt = 0; ; attempt += 1) {
       const status = await this.#services.registry.status(vm);
       if (isActive(status.state)) {
-        const client = await this.#services.registry.connect(vm);
+        let client: VmHostClient;
+        try {
+          client = await this.#services.registry.connect(vm);
+        } catch (error) {
+          // Stopped between the status and the connection: nothing was asked; go round again.
+          if (error instanceof VmHostError && error.code === 'not-running') {
+            if (attempt >= LOCK_ATTEMPTS) throw error;
+            await pause(LOCK_RETRY_MS);
+            continue;
+          }
+          throw error;
+        }
         try {
           return await ways.host(client);
+        } catch (error) {
+          // A host that is stopping refuses; a read can be answered from the folder instead
+          // (a change is not retried: the user asked it of the running VM).
+          if (ways.readOnly && attempt < LOCK_ATTEMPTS && error instanceof VmHostError) {
+            if (stoppedUnder(error)) {
+              await pause(LOCK_RETRY_MS);
+              continue;
+            }
+          }
+          throw error;
         } finally {
           await client.close();
         }
@@ -204,7 +228,13 @@ export class VmSnapshots {
           `"${vm.config.name}" is being started or stopped; try again in a moment`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+      await pause(LOCK_RETRY_MS);
     }
   }
 }
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The host stopped while it was being asked: it is shutting down, or already gone. */
+const stoppedUnder = (error: VmHostError): boolean =>
+  error.code === 'shutting-down' || error.code === 'not-running' || error.code === 'disconnected';
