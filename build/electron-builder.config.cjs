@@ -43,6 +43,12 @@ const config = {
     },
   },
   deb: {
+    // Exec=… %F: a VM folder handed over by the file manager ("Open With" → Other Application)
+    // or a launcher arrives as a local path, which is what a VM folder must be. No
+    // MimeType=inode/directory: on several desktops an app listing it can become the default
+    // opener of every folder (docs/ARCHITECTURE.md, "Packaging").
+    // The AppImage keeps electron-builder's `AppRun --no-sandbox %U`; file:// URLs are accepted.
+    executableArgs: ['%F'],
     // Electron's runtime libraries, plus what the KVM core links: zlib and zstd (compressed
     // qcow2 clusters) and libslirp (user-mode networking). The kvm group note is in after-install.
     depends: [

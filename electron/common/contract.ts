@@ -46,6 +46,12 @@ export interface RequestMap {
   'vms.get': { request: VmRef; response: VmDetails };
   /** A new VM in the library (what `nestbox create` does). */
   'vms.create': { request: CreateVmRequest; response: VmDetails };
+  /**
+   * Adds a VM folder from elsewhere (another drive, a backup) to the library without moving
+   * it: "Open a virtual machine". The folder must hold a valid vm.json; a folder that is in
+   * the library already is `already-in-library`.
+   */
+  'vms.import': { request: { folder: string }; response: VmDetails };
   /** Changes named fields; hardware and boot changes are refused while the VM runs. */
   'vms.update': { request: VmRef & { patch: VmPatch }; response: VmDetails };
   /** The display name (the folder keeps its name). */
@@ -140,6 +146,7 @@ export const requestFunctionNames = {
   'vms.list': 'listVms',
   'vms.get': 'getVm',
   'vms.create': 'createVm',
+  'vms.import': 'importVm',
   'vms.update': 'updateVm',
   'vms.rename': 'renameVm',
   'vms.delete': 'deleteVm',

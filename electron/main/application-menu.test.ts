@@ -26,6 +26,27 @@ test('File → Quit with Ctrl+Q', () => {
   assert.deepEqual(accelerators(submenu('&File')), { quit: 'CmdOrCtrl+Q' });
 });
 
+test('File → Open VM Folder… when the app can open folders, before Quit', () => {
+  let opened = 0;
+  const file = applicationMenuTemplate({ openVmFolder: () => (opened += 1) }).find(
+    (item) => item.label === '&File',
+  );
+  assert.ok(file && Array.isArray(file.submenu));
+  assert.deepEqual(
+    file.submenu.map((item) => item.label ?? item.type),
+    ['&Open VM Folder…', 'separator', 'Quit Nestbox'],
+  );
+  const open = file.submenu[0];
+  assert.equal(open?.accelerator, undefined, 'Ctrl+O is left to the guest');
+  (open?.click as () => void)();
+  assert.equal(opened, 1);
+  assert.deepEqual(
+    submenu('&File').map((item) => item.role),
+    ['quit'],
+    'without the action, no item that does nothing',
+  );
+});
+
 test('View has reload, DevTools, zoom and full screen with their usual keys', () => {
   assert.deepEqual(accelerators(submenu('&View')), {
     reload: 'CmdOrCtrl+R',

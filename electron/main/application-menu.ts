@@ -4,11 +4,26 @@
  */
 import type { MenuItemConstructorOptions } from 'electron';
 
-export function applicationMenuTemplate(): MenuItemConstructorOptions[] {
+export interface MenuActions {
+  /** File → Open VM Folder…: a native folder picker, then the folder is opened as a VM. */
+  openVmFolder?: () => void;
+}
+
+export function applicationMenuTemplate(actions: MenuActions = {}): MenuItemConstructorOptions[] {
+  const { openVmFolder } = actions;
   return [
     {
       label: '&File',
-      submenu: [{ role: 'quit', label: 'Quit Nestbox', accelerator: 'CmdOrCtrl+Q' }],
+      submenu: [
+        // No accelerator: Ctrl+O belongs to the guest while its display has the keyboard.
+        ...(openVmFolder
+          ? [
+              { label: '&Open VM Folder…', click: () => openVmFolder() },
+              { type: 'separator' as const },
+            ]
+          : []),
+        { role: 'quit', label: 'Quit Nestbox', accelerator: 'CmdOrCtrl+Q' },
+      ],
     },
     {
       label: '&View',

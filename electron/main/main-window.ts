@@ -11,7 +11,11 @@ export interface MainWindow {
   stateTracker: WindowStateTracker;
 }
 
-export async function createMainWindow(preloadPath: string): Promise<MainWindow> {
+/** `route`: a hash route to open on (`#/vms/<id>`), e.g. a VM folder given on the command line. */
+export async function createMainWindow(
+  preloadPath: string,
+  route: string | null = null,
+): Promise<MainWindow> {
   const stateFile = path.join(app.getPath('userData'), 'window-state.json');
   const state = await loadWindowState(
     stateFile,
@@ -25,7 +29,7 @@ export async function createMainWindow(preloadPath: string): Promise<MainWindow>
     window.show();
   });
   try {
-    await window.loadURL(appEntryUrl);
+    await window.loadURL(`${appEntryUrl}${route ?? ''}`);
   } catch (error) {
     // e.g. a broken install without dist/renderer: show the window (and DevTools' error)
     // rather than a process with no window at all.
@@ -33,6 +37,14 @@ export async function createMainWindow(preloadPath: string): Promise<MainWindow>
     if (!window.isVisible()) window.show();
   }
   return { window, stateTracker };
+}
+
+/**
+ * Shows a hash route (`#/vms/<id>`) in the running window: a change of the URL's fragment
+ * only, which the renderer's hash routing follows without reloading.
+ */
+export async function showRoute(window: BrowserWindow, route: string): Promise<void> {
+  await window.loadURL(`${appEntryUrl}${route}`);
 }
 
 /** What a second `nestbox` launch does: bring the existing window to the front. */

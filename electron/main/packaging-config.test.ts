@@ -57,6 +57,26 @@ test('the desktop entry is in System;Emulator; with matching window class and ke
   assert.deepEqual(entry['Keywords']?.split(';').filter(Boolean), ['VM', 'virtual machine', 'KVM']);
 });
 
+test('the deb desktop entry hands VM folders over as paths, and claims no MIME types', async () => {
+  const { LinuxTargetHelper } = await import('app-builder-lib/out/targets/LinuxTargetHelper.js');
+  const loaded = await getConfig(root, configPath, null);
+  // What electron-builder writes into the .deb's .desktop file, from the deb's options.
+  const packager = {
+    appInfo: { productName: 'Nestbox', sanitizedProductName: 'Nestbox' },
+    executableName: 'nestbox',
+    info: { metadata: { desktopName: 'org.nestbox.Nestbox.desktop' } },
+    config: loaded,
+    platformSpecificBuildOptions: loaded.linux,
+    fileAssociations: [],
+  };
+  const helper = new LinuxTargetHelper(packager as never);
+  const entry = await helper.computeDesktopEntry({ ...loaded.linux, ...loaded.deb });
+  assert.match(entry, /^Exec=\/opt\/Nestbox\/nestbox %F$/m);
+  // inode/directory would make Nestbox the opener of every folder on some desktops.
+  assert.doesNotMatch(entry, /^MimeType=/m);
+  assert.equal(config.linux?.executableArgs, undefined, 'the AppImage keeps --no-sandbox');
+});
+
 test('the icon set has every size the desktop needs', async () => {
   const iconDir = path.join(root, config.linux?.icon ?? 'missing');
   for (const size of [16, 24, 32, 48, 64, 128, 256, 512]) {

@@ -108,6 +108,7 @@ export function createPreloadApi(ipc: IpcRendererLike, page: PageWindowLike): Pr
     listVms: () => invoke('vms.list'),
     getVm: (request) => invoke('vms.get', request),
     createVm: (request) => invoke('vms.create', request),
+    importVm: (request) => invoke('vms.import', request),
     updateVm: (request) => invoke('vms.update', request),
     renameVm: (request) => invoke('vms.rename', request),
     deleteVm: (request) => invoke('vms.delete', request),

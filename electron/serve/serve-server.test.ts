@@ -123,6 +123,21 @@ test('unknown channels are 404 and other methods 405, as WireError JSON', async 
   assert.equal((JSON.parse(wrongMethod.body) as WireError).error.code, 'method-not-allowed');
 });
 
+test('POST /api/vms.import is served like every channel: a relative folder is 400 on its field', async () => {
+  const response = await send('POST', '/api/vms.import', {
+    headers: { ...bearer(), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ folder: 'VMs/web' }),
+  });
+  assert.equal(response.status, 400);
+  const body = JSON.parse(response.body) as WireError;
+  assert.equal(body.error.code, 'bad-request');
+  assert.deepEqual(
+    body.error.issues?.map((issue) => issue.path),
+    ['folder'],
+  );
+  assert.match(body.error.issues?.[0]?.message ?? '', /must be an absolute path/);
+});
+
 test('bad bodies get 400, 413 and 415', async () => {
   const json = { ...bearer(), 'Content-Type': 'application/json' };
   const malformed = await send('POST', '/api/host.info', { headers: json, body: '{' });

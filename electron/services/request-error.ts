@@ -28,6 +28,8 @@ const statusByCode = {
   'broken-vm': 409,
   /** The VM is headless, or its display is off. */
   'no-display': 409,
+  /** vms.import: the folder is a VM of the library already. */
+  'already-in-library': 409,
   /** The library's list of imported folders is broken; it is left alone. */
   'registry-broken': 409,
   /** No snapshot with that id in the VM's tree. */

@@ -129,7 +129,7 @@ const libraryCodes: Record<LibraryError['code'], RequestErrorCode> = {
   'vm-running': 'vm-running',
   'not-a-vm': 'bad-request',
   'duplicate-id': 'bad-request',
-  'already-in-library': 'bad-request',
+  'already-in-library': 'already-in-library',
   'registry-broken': 'registry-broken',
   'trash-failed': 'trash-failed',
   'disk-create-failed': 'disk-create-failed',

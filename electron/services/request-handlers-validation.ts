@@ -270,6 +270,14 @@ export function parseDeleteRequest(payload: unknown): RequestOf<'vms.delete'> {
   return permanently === undefined ? target : { ...target, permanently };
 }
 
+/** `{folder}` and nothing else: an absolute path (the renderer has no working directory). */
+export function parseImportRequest(payload: unknown): RequestOf<'vms.import'> {
+  const { issues, record } = readRequest('vms.import', payload, { required: ['folder'] });
+  const folder = readAbsolutePath(issues, record['folder'], 'folder');
+  check('vms.import', issues);
+  return { folder: folder ?? '' };
+}
+
 /** A valid config no request refers to: patches and new VMs are checked against it. */
 function placeholderConfig(): VmConfig {
   return {

@@ -9,6 +9,7 @@ import type { VmDetails, VmRunStatus } from '../common/vm-details.ts';
 import type { JobKind } from '../common/jobs.ts';
 import type { JobContext, JobOptions, JobRegistry } from './jobs/job-registry.ts';
 import type { VmDisk } from './library/vm-config.ts';
+import { LibraryError } from './library/library-error.ts';
 import type { CreateVmSpec, LibraryVm } from './library/vm-library.ts';
 import { RequestError } from './request-error.ts';
 import { toRequestError, type HostConnections } from './request-handlers-connections.ts';
@@ -172,6 +173,47 @@ export async function createVm(
           create,
         );
   return details(services, vm);
+}
+
+/**
+ * "Open a virtual machine": adds a VM folder from elsewhere to the library, where it stays.
+ * What the library refuses becomes an error a dialog can show: a folder that is not a VM (or
+ * not there, or a copy of one in the library) on the `folder` field; a broken vm.json with
+ * each of its problems; a folder that is in the library already as `already-in-library`.
+ */
+export async function importVm(
+  { services }: VmActionContext,
+  { folder }: RequestOf<'vms.import'>,
+): Promise<VmDetails> {
+  let vm: LibraryVm;
+  try {
+    vm = await services.library.import(folder);
+  } catch (error) {
+    throw importError(error);
+  }
+  return details(services, vm);
+}
+
+function importError(error: unknown): unknown {
+  if (!(error instanceof LibraryError)) return toRequestError(error);
+  switch (error.code) {
+    case 'not-found':
+    case 'not-a-vm':
+    case 'duplicate-id':
+      return new RequestError('bad-request', error.message, {
+        cause: error,
+        issues: [{ path: 'folder', message: error.message }],
+      });
+    case 'broken-vm':
+      // The issues' paths are vm.json's, not the request's: they go in the message.
+      return new RequestError(
+        'broken-vm',
+        `${error.message}\nFix its vm.json (or restore it from a backup), then open the folder again.`,
+        { cause: error },
+      );
+    default:
+      return toRequestError(error);
+  }
 }
 
 export async function getVmDetails(

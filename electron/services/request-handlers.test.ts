@@ -134,6 +134,17 @@ const badRequests: { [C in RequestChannel]: unknown[] } = {
     create({ append: 'a\u0000b' }),
     create({ memoryMib: 512 }),
   ],
+  'vms.import': [
+    undefined,
+    {},
+    { folder: '' },
+    { folder: 'relative/vm' },
+    { folder: 42 },
+    { folder: '/vms/a\nb' },
+    { folder: '/vms/a', id: VM_ID },
+    { Folder: '/vms/a' },
+    '/vms/a',
+  ],
   'vms.update': [
     { id: VM_ID },
     { id: VM_ID, patch: { hardware: { cpus: 1000 } } },
@@ -290,6 +301,7 @@ test('the issues name the request fields', async () => {
     ['vms.update', { id: VM_ID, patch: { hardware: { cpus: 1000 } } }, 'patch.hardware.cpus'],
     ['vms.input', { id: VM_ID, events: [{ type: 'pointerMove', x: -1, y: 0 }] }, 'events[0].x'],
     ['vms.clone', { id: VM_ID, name: 'Copy', linked: true }, 'snapshot'],
+    ['vms.import', { folder: 'Downloads/vm' }, 'folder'],
     ['snapshots.take', { id: VM_ID, name: ' ' }, 'name'],
     ['snapshots.take', { id: VM_ID, name: 'Clean', descripton: '' }, 'descripton'],
     ['snapshots.thumbnail', { id: VM_ID, snapshot: '../tree.json' }, 'snapshot'],
@@ -429,6 +441,133 @@ test('a VM is created, read, changed, renamed and deleted through the channels',
     'not-found',
   );
   assert.equal(unknown.status, 404);
+});
+
+test('vms.import adds a VM folder where it is, and says clearly why a folder cannot be added', async (t) => {
+  const { env, dir, vms } = await sandbox(t);
+  const services = createAppServices({
+    appVersion: '0.1.0',
+    env,
+    loadNativeAddon: () => fakeAddon,
+    // Polling far too slow to matter: only the import's own poke can send the new list.
+    changeFeed: { intervalMs: 60_000 },
+  });
+  t.after(() => services.close());
+  const { handlers } = services;
+  const lists: VmList[] = [];
+  const subscription = await services.subscriptions['vms.changed'].open(undefined, {
+    event: (list) => lists.push(list),
+    end: () => undefined,
+  });
+  t.after(() => subscription.close());
+  const until = async (done: () => boolean) => {
+    const deadline = Date.now() + 5000;
+    while (!done()) {
+      assert.ok(Date.now() < deadline, 'timed out');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  await until(() => lists.length === 1);
+
+  const backup = path.join(dir, 'backup', 'Alpine');
+  await mkdir(backup, { recursive: true });
+  await writeFile(path.join(backup, 'vm.json'), serializeVmConfig(sampleConfig()));
+  const imported = await dispatchRequest(handlers, 'vms.import', { folder: backup });
+  assert.equal(imported.id, VM_ID);
+  assert.equal(imported.folder, backup);
+  assert.equal(imported.imported, true);
+  assert.equal(imported.config.name, 'Alpine');
+  assert.equal(imported.state, 'off');
+  // Listed where it is, and vms.changed tells the renderer at once.
+  const list = await dispatchRequest(handlers, 'vms.list', undefined);
+  assert.deepEqual(
+    list.vms.map(({ id, folder }) => ({ id, folder })),
+    [{ id: VM_ID, folder: backup }],
+  );
+  await until(() => lists.length === 2);
+  assert.deepEqual(
+    lists[1]?.vms.map(({ id }) => id),
+    [VM_ID],
+  );
+  const registry = JSON.parse(await readFile(path.join(vms, 'library.json'), 'utf8')) as {
+    imported: string[];
+  };
+  assert.deepEqual(registry.imported, [backup]);
+
+  // Again (with a trailing slash): already in the library, a 409 a client can recognize.
+  const again = await expectRequestError(
+    dispatchRequest(handlers, 'vms.import', { folder: `${backup}/` }),
+    'already-in-library',
+  );
+  assert.equal(again.status, 409);
+  assert.match(again.message, /"Alpine" .* is already in the library/);
+
+  // A folder with no vm.json, a folder that is not there, a file: on the folder field.
+  const documents = path.join(dir, 'Documents');
+  await mkdir(documents);
+  await writeFile(path.join(documents, 'letter.txt'), 'dear');
+  const refusals: [string, RegExp][] = [
+    [documents, /is not a Nestbox VM: it has no vm\.json/],
+    [path.join(dir, 'nowhere'), /nowhere cannot be opened: there is no such folder/],
+    [path.join(documents, 'letter.txt'), /is a file, not a Nestbox VM folder/],
+  ];
+  for (const [folder, message] of refusals) {
+    const error = await expectRequestError(
+      dispatchRequest(handlers, 'vms.import', { folder }),
+      'bad-request',
+      folder,
+    );
+    assert.equal(error.status, 400);
+    assert.match(error.message, message);
+    assert.deepEqual(
+      error.issues.map((issue) => issue.path),
+      ['folder'],
+    );
+    assert.match(error.issues[0]?.message ?? '', message);
+  }
+
+  // A copy of a VM that is in the library: refused, saying so.
+  const copy = path.join(dir, 'copy-of-alpine');
+  await mkdir(copy);
+  await writeFile(path.join(copy, 'vm.json'), serializeVmConfig(sampleConfig({ name: 'Twin' })));
+  const duplicate = await expectRequestError(
+    dispatchRequest(handlers, 'vms.import', { folder: copy }),
+    'bad-request',
+  );
+  assert.match(duplicate.message, /same id as "Alpine".*copy of a VM already in the library/s);
+
+  // A broken vm.json: every problem in the message, and the file left as it was.
+  const broken = path.join(dir, 'Broken');
+  await mkdir(broken);
+  const brokenText = serializeVmConfig(sampleConfig({ id: SNAPSHOT_ID })).replace(
+    '"cpus": 2',
+    '"cpus": 0',
+  );
+  await writeFile(path.join(broken, 'vm.json'), brokenText);
+  const brokenError = await expectRequestError(
+    dispatchRequest(handlers, 'vms.import', { folder: broken }),
+    'broken-vm',
+  );
+  assert.equal(brokenError.status, 409);
+  assert.match(brokenError.message, /vm\.json has 1 problem:\nhardware\.cpus: /);
+  assert.match(brokenError.message, /Fix its vm\.json/);
+  assert.equal(await readFile(path.join(broken, 'vm.json'), 'utf8'), brokenText);
+
+  // A VM inside the library folder is in the library already.
+  const made = await dispatchRequest(handlers, 'vms.create', {
+    name: 'Made here',
+    kernel: path.join(dir, 'vmlinuz'),
+  });
+  await expectRequestError(
+    dispatchRequest(handlers, 'vms.import', { folder: made.folder }),
+    'already-in-library',
+  );
+
+  // None of the refusals changed the list of imported folders.
+  const after = JSON.parse(await readFile(path.join(vms, 'library.json'), 'utf8')) as {
+    imported: string[];
+  };
+  assert.deepEqual(after.imported, [backup]);
 });
 
 test('hardware changes to a running VM are refused with vm-running; its name may change', async (t) => {

@@ -5,6 +5,7 @@ import { consoleCommand } from './console.ts';
 import { createCommand } from './create.ts';
 import { deleteCommand } from './delete.ts';
 import { imageCommand } from './image.ts';
+import { importCommand } from './import.ts';
 import { listCommand } from './list.ts';
 import { pauseCommand } from './pause.ts';
 import { resetCommand } from './reset.ts';
@@ -22,6 +23,7 @@ export const commands: readonly Command[] = [
   imageCommand,
   serveCommand,
   createCommand,
+  importCommand,
   listCommand,
   startCommand,
   stopCommand,

@@ -519,7 +519,11 @@ describe('import', () => {
       /is not a Nestbox VM: it has no vm\.json/,
     );
     await expectLibraryError(library.import(path.join(foreign, 'letter.txt')), 'not-a-vm');
-    await expectLibraryError(library.import(path.join(base, 'nowhere')), 'not-found');
+    await expectLibraryError(
+      library.import(path.join(base, 'nowhere')),
+      'not-found',
+      /nowhere cannot be opened: there is no such folder\./,
+    );
 
     const broken = path.join(base, 'Broken');
     await writeVmFolder(broken, '{"schemaVersion": 1}');

@@ -399,7 +399,16 @@ export class VmLibrary {
     try {
       isFolder = (await stat(absolute)).isDirectory();
     } catch (error) {
-      throw new LibraryError('not-found', `${absolute} cannot be opened: ${messageOf(error)}`);
+      const code = errnoCode(error);
+      const why =
+        code === 'ENOENT' || code === 'ENOTDIR'
+          ? 'there is no such folder'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : messageOf(error);
+      throw new LibraryError('not-found', `${absolute} cannot be opened: ${why}.`, [], {
+        cause: error,
+      });
     }
     if (!isFolder) {
       throw new LibraryError('not-a-vm', `${absolute} is a file, not a Nestbox VM folder.`);
@@ -425,7 +434,11 @@ export class VmLibrary {
       for (const entry of listing.entries) {
         const entryReal = await realpath(entry.folder).catch(() => entry.folder);
         if (entryReal === real) {
-          throw new LibraryError('already-in-library', `${absolute} is already in the library.`);
+          const name = entry.status === 'ok' ? `"${entry.config.name}" ` : '';
+          throw new LibraryError(
+            'already-in-library',
+            `${name}${absolute} is already in the library.`,
+          );
         }
         if (entry.status === 'ok' && entry.id === config.id) {
           throw new LibraryError(

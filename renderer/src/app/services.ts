@@ -82,6 +82,7 @@ export function servicesFromClient(client: NestboxClient): AppServices {
       deleteVm: (target) => client.deleteVm(target),
       demoGuest: async () => (await client.hostInfo()).demoGuest ?? null,
       createVm: (request) => client.createVm(request),
+      importVm: (folder) => client.importVm({ folder }),
     },
     newVm: {
       createVm: (request) => client.createVm(request),

@@ -54,6 +54,7 @@ const channelOfMethod: { [C in RequestChannel as (typeof requestFunctionNames)[C
   listVms: 'vms.list',
   getVm: 'vms.get',
   createVm: 'vms.create',
+  importVm: 'vms.import',
   updateVm: 'vms.update',
   renameVm: 'vms.rename',
   deleteVm: 'vms.delete',

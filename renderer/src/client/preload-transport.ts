@@ -20,6 +20,7 @@ const preloadCalls: {
   'vms.list': (api) => api.listVms(),
   'vms.get': (api, request) => api.getVm(request),
   'vms.create': (api, request) => api.createVm(request),
+  'vms.import': (api, request) => api.importVm(request),
   'vms.update': (api, request) => api.updateVm(request),
   'vms.rename': (api, request) => api.renameVm(request),
   'vms.delete': (api, request) => api.deleteVm(request),

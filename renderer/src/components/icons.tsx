@@ -328,3 +328,11 @@ export function TerminalIcon(props: IconProps) {
     </Icon>
   );
 }
+
+export function FolderOpenIcon(props: IconProps) {
+  return (
+    <Icon {...props}>
+      <path d="M4 19.5 6.4 11A1.5 1.5 0 0 1 7.8 10H21l-2.6 8.4a1.5 1.5 0 0 1-1.4 1.1H5.5A1.5 1.5 0 0 1 4 18V6A1.5 1.5 0 0 1 5.5 4.5H9l2 2h6A1.5 1.5 0 0 1 18.5 8v2" />
+    </Icon>
+  );
+}

@@ -44,6 +44,11 @@ export interface LibraryApi {
   deleteVm?(target: { id: string } | { folder: string }): Promise<VmDeleteOutcome>;
   /** `host.info`'s `demoGuest`: the demo VM's kernel this build ships, or null. */
   demoGuest?(): Promise<DemoGuest | null>;
+  /**
+   * `vms.import`: "Open VM folder…" adds a VM folder from elsewhere (an absolute path) to the
+   * library, where it stays. A folder that is in it already fails with 'already-in-library'.
+   */
+  importVm?(folder: string): Promise<VmDetails>;
   /** `vms.create`: the empty library's "Try the demo VM" makes its VM with it. */
   createVm?(request: CreateVmRequest): Promise<VmDetails>;
 }

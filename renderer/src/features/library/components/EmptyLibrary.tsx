@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Button } from '../../../components/Button.tsx';
 import { LogoMark, PlayIcon, PlusIcon } from '../../../components/icons.tsx';
 
@@ -6,10 +6,12 @@ interface EmptyLibraryProps {
   newVmHref: string;
   /** Makes and starts a ready-made small VM; left out when this build has none to offer. */
   onTryDemo?: () => Promise<void>;
+  /** "Open VM folder…", for VMs that exist already (another drive, a backup). */
+  openVmFolder?: ReactNode;
 }
 
-/** The first thing a new user sees: what a VM needs, and two ways to get one. */
-export function EmptyLibrary({ newVmHref, onTryDemo }: EmptyLibraryProps) {
+/** The first thing a new user sees: what a VM needs, and the ways to get one. */
+export function EmptyLibrary({ newVmHref, onTryDemo, openVmFolder }: EmptyLibraryProps) {
   const [busy, setBusy] = useState(false);
 
   async function tryDemo() {
@@ -44,6 +46,7 @@ export function EmptyLibrary({ newVmHref, onTryDemo }: EmptyLibraryProps) {
             Try the demo VM
           </Button>
         )}
+        {openVmFolder}
       </div>
     </section>
   );

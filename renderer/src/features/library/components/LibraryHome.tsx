@@ -5,6 +5,7 @@ import { useLibrary } from '../hooks/library-context.tsx';
 import { useTryDemo } from '../hooks/use-try-demo.ts';
 import { badgeStateOf } from '../utils/vm-state.ts';
 import { EmptyLibrary } from './EmptyLibrary.tsx';
+import { OpenVmFolderButton } from './OpenVmFolderButton.tsx';
 import { VmStateBadge } from './VmStateBadge.tsx';
 import './library.css';
 
@@ -29,10 +30,13 @@ export function LibraryHome({ onTryDemo }: LibraryHomeProps) {
           Library
         </h1>
         {list && list.vms.length + list.broken.length > 0 && (
-          <a className="button button--primary" href={links.newVm}>
-            <PlusIcon />
-            New VM
-          </a>
+          <div className="library-home__actions">
+            <OpenVmFolderButton />
+            <a className="button button--primary" href={links.newVm}>
+              <PlusIcon />
+              New VM
+            </a>
+          </div>
         )}
       </div>
 
@@ -77,7 +81,11 @@ export function LibraryHome({ onTryDemo }: LibraryHomeProps) {
       )}
 
       {list && list.vms.length + list.broken.length === 0 && (
-        <EmptyLibrary newVmHref={links.newVm} onTryDemo={onTryDemo ?? demo.tryDemo} />
+        <EmptyLibrary
+          newVmHref={links.newVm}
+          onTryDemo={onTryDemo ?? demo.tryDemo}
+          openVmFolder={<OpenVmFolderButton />}
+        />
       )}
 
       {list && list.vms.length + list.broken.length > 0 && (

@@ -8,6 +8,7 @@ import {
   type VmBadgeState,
   type VmFilter,
 } from '../utils/vm-state.ts';
+import { OpenVmFolderButton } from './OpenVmFolderButton.tsx';
 import { VmStateBadge } from './VmStateBadge.tsx';
 import './library.css';
 
@@ -71,10 +72,13 @@ export function LibraryNav({ currentPath }: { currentPath: string }) {
         <h2 id={headingId} className="library-nav__title">
           Virtual machines
         </h2>
-        <a className="library-nav__new" href={links.newVm} title="New virtual machine">
-          <PlusIcon width={16} height={16} />
-          <span className="visually-hidden">New virtual machine</span>
-        </a>
+        <div className="library-nav__actions">
+          <OpenVmFolderButton look="icon" />
+          <a className="library-nav__new" href={links.newVm} title="New virtual machine">
+            <PlusIcon width={16} height={16} />
+            <span className="visually-hidden">New virtual machine</span>
+          </a>
+        </div>
       </div>
       {total > 0 && (
         <div className="library-nav__tools">
