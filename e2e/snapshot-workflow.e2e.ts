@@ -20,9 +20,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { countingFramePixel } from '../electron/serve/testing/scripted-machines.ts';
-import { expectNoSeriousAxeViolations } from './support/axe.ts';
 import { launchChromium, openPage } from './support/browser.ts';
 import { repoRoot, screenshotDir, screenshotPath } from './support/paths.ts';
+import { screenChecks } from './support/screen-checks.ts';
 import { startServeProcess, type ServeProcess } from './support/serve-process.ts';
 
 const VM_NAME = 'E2E Counter';
@@ -47,7 +47,8 @@ let serve: ServeProcess;
 let browser: Browser;
 let page: Page;
 let errors: string[];
-const minorViolations: string[] = [];
+const screens = screenChecks(() => page);
+const checkScreen = (name: string) => screens.check(name);
 
 /** The count the snapshot "Counted" holds, and a count shown after it, before the revert. */
 let saved = 0;
@@ -85,8 +86,8 @@ after(async () => {
   const code = await serve?.stop();
   if (scratch) await rm(scratch, { recursive: true, force: true });
   console.log(`# screenshots: ${screenshotDir}`);
-  if (minorViolations.length > 0) {
-    console.log(`# axe-core, minor and moderate: ${minorViolations.join(', ')}`);
+  if (screens.minorViolations.length > 0) {
+    console.log(`# axe-core, minor and moderate: ${screens.minorViolations.join(', ')}`);
   }
   assert.equal(code, 0, `nestbox serve should stop cleanly on SIGTERM:\n${serve?.stderr()}`);
 });
@@ -101,15 +102,6 @@ async function callApi<T>(channel: string, body?: unknown): Promise<T> {
   const text = await response.text();
   assert.ok(response.ok, `${channel} answered ${response.status}: ${text}`);
   return JSON.parse(text) as T;
-}
-
-/** axe-core and a screenshot of the screen on show. */
-async function checkScreen(name: string): Promise<void> {
-  // Let toasts and transitions settle so the picture and the check see the screen at rest.
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: screenshotPath(name), fullPage: true });
-  const others = await expectNoSeriousAxeViolations(page, name);
-  minorViolations.push(...others.map((violation) => `${name}: ${violation}`));
 }
 
 const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });

@@ -14,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { expectNoSeriousAxeViolations } from './support/axe.ts';
 import { launchChromium, openPage } from './support/browser.ts';
 import { repoRoot, screenshotDir, screenshotPath } from './support/paths.ts';
+import { screenChecks } from './support/screen-checks.ts';
 import { startServeProcess, type ServeProcess } from './support/serve-process.ts';
 
 const VM_NAME = 'E2E Echo';
@@ -28,12 +28,13 @@ let serve: ServeProcess;
 let browser: Browser;
 let page: Page;
 let errors: string[];
-const minorViolations: string[] = [];
+const screens = screenChecks(() => page);
+const checkScreen = (name: string) => screens.check(name);
 
 before(async () => {
   await mkdir(screenshotDir, { recursive: true });
   scratch = await mkdtemp(path.join(os.tmpdir(), 'nestbox-e2e-vm-'));
-  // The scripted machine never reads the kernel; it only has to be a file.
+  // The scripted machine checks only that the kernel is a file it can read, not what it holds.
   kernel = path.join(scratch, 'vmlinuz');
   await writeFile(kernel, 'not really a kernel\n');
   serve = await startServeProcess({
@@ -69,20 +70,11 @@ after(async () => {
   const code = await serve?.stop();
   if (scratch) await rm(scratch, { recursive: true, force: true });
   console.log(`# screenshots: ${screenshotDir}`);
-  if (minorViolations.length > 0) {
-    console.log(`# axe-core, minor and moderate: ${minorViolations.join(', ')}`);
+  if (screens.minorViolations.length > 0) {
+    console.log(`# axe-core, minor and moderate: ${screens.minorViolations.join(', ')}`);
   }
   assert.equal(code, 0, `nestbox serve should stop cleanly on SIGTERM:\n${serve?.stderr()}`);
 });
-
-/** axe-core and a screenshot of the screen on show. */
-async function checkScreen(name: string): Promise<void> {
-  // Let toasts and transitions settle so the picture and the check see the screen at rest.
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: screenshotPath(name), fullPage: true });
-  const others = await expectNoSeriousAxeViolations(page, name);
-  minorViolations.push(...others.map((violation) => `${name}: ${violation}`));
-}
 
 const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
 const stateBadge = () => page.locator('.vm-page__heading .state-badge');
