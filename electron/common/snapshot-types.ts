@@ -67,9 +67,12 @@ export interface SnapshotDeleteResult {
   collectProblem?: string;
 }
 
-/** `vm.progress`: a long operation of a running VM (RAM bytes saved so far of the total). */
+/**
+ * `vm.progress`: a long operation of a running VM, bytes done so far of the total: the RAM a
+ * take or a suspend saves, the disk layers a snapshot delete merges.
+ */
 export interface VmProgress {
-  operation: 'take' | 'suspend';
+  operation: 'take' | 'suspend' | 'delete';
   done: number;
   total: number;
 }

@@ -4,7 +4,7 @@
  * disks only, nothing asks a VM host), or "run" on a fake VM host.
  */
 import assert from 'node:assert/strict';
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { RequestChannel, RequestOf, ResponseOf } from '../common/contract.ts';
@@ -67,7 +67,7 @@ async function setUp(t: { after(fn: () => Promise<void> | void): void }) {
   const call = <C extends RequestChannel>(channel: C, request: RequestOf<C>) =>
     dispatchRequest(services.handlers, channel, request) as Promise<ResponseOf<C>>;
   const vm = await call('vms.create', { name: 'Alpine', kernel, newDisk: { sizeBytes: 2 ** 26 } });
-  return { addon, call, open, vm, dir };
+  return { addon, call, open, vm, dir, services };
 }
 
 test('snapshots of a VM that is off: take, list, revert, rename, thumbnail, delete', async (t) => {
@@ -438,5 +438,51 @@ test('a VM that stops under a snapshot list is listed from its folder; a take is
   assert.deepEqual(
     (await call('snapshots.list', { id: vm.id })).nodes.map((node) => node.name),
     ['Cold'],
+  );
+});
+
+test('snapshots.delete is a job with progress, cancellable while the VM is off', async (t) => {
+  const { addon, call, vm, services } = await setUp(t);
+  const first = await call('snapshots.take', { id: vm.id, name: 'First' });
+  // 8 MiB of data in the overlay the second snapshot freezes: its merge has that to copy.
+  const tree = JSON.parse(
+    await readFile(path.join(vm.folder, 'snapshots', 'tree.json'), 'utf8'),
+  ) as { current: { overlays: string[] } };
+  const overlay = path.join(vm.folder, 'snapshots', tree.current.overlays[0] ?? '');
+  await addon.imageWrite(overlay, 0, new Uint8Array(8 << 20).fill(0x5a));
+  const second = await call('snapshots.take', { id: vm.id, name: 'Second' });
+
+  // Cancelled as soon as the job shows: the request fails with the cancel, nothing changed.
+  const deleting = call('snapshots.delete', { id: vm.id, snapshot: second.snapshot.id });
+  let job = services.jobs.list().find((j) => j.kind === 'snapshot-delete');
+  while (!job) {
+    await new Promise((resolve) => setImmediate(resolve));
+    job = services.jobs.list().find((j) => j.kind === 'snapshot-delete');
+  }
+  assert.equal(job.cancellable, true);
+  await call('jobs.cancel', { id: job.id });
+  const error = await expectRequestError(deleting, 'invalid-state');
+  assert.match(error.message, /cancelled/);
+  assert.equal(services.jobs.get(job.id)?.state, 'cancelled');
+  let listed = await call('snapshots.list', { id: vm.id });
+  assert.deepEqual(
+    listed.nodes.map((node) => node.id),
+    [first.snapshot.id, second.snapshot.id],
+  );
+
+  // Again, to the end: progress in bytes of the merged disk, done = total.
+  const deleted = await call('snapshots.delete', { id: vm.id, snapshot: second.snapshot.id });
+  assert.ok(deleted.freedBytes >= 8 << 20, `freed ${deleted.freedBytes}`);
+  const done = services.jobs
+    .list()
+    .filter((j) => j.kind === 'snapshot-delete')
+    .at(-1);
+  assert.equal(done?.state, 'done');
+  assert.equal(done?.total, 2 ** 26);
+  assert.equal(done?.done, 2 ** 26);
+  listed = await call('snapshots.list', { id: vm.id });
+  assert.deepEqual(
+    listed.nodes.map((node) => node.id),
+    [first.snapshot.id],
   );
 });

@@ -12,6 +12,7 @@ import type { LibraryVm } from './library/vm-library.ts';
 import { RequestError } from './request-error.ts';
 import { getVm, runJob, withErrors, type VmActionContext } from './request-handlers-vms.ts';
 import { SnapshotLayout } from './snapshots/snapshot-layout.ts';
+import { isActive } from './vm-host/vm-host-registry.ts';
 import { VmSnapshots } from './vm-host/vm-snapshots.ts';
 
 function snapshotsOf({ services, addon }: VmActionContext): VmSnapshots {
@@ -108,8 +109,18 @@ export async function deleteSnapshot(
   const snapshots = snapshotsOf(context);
   const node = await findSnapshot(snapshots, vm, snapshot);
   const label = `Delete snapshot “${node.name}” of “${vm.config.name}”`;
-  return runJob(context, 'snapshot-delete', { vmId: vm.id, label }, () =>
-    withErrors(() => snapshots.delete(vm, node.id), vm),
+  // Progress: bytes of the layer merges. Cancellable while the VM is off (the store stops
+  // before it commits, leaving the tree as it was); a running VM's host runs it to the end.
+  const running = isActive((await context.services.registry.status(vm)).state);
+  return runJob(context, 'snapshot-delete', { vmId: vm.id, label, cancellable: !running }, (job) =>
+    withErrors(
+      () =>
+        snapshots.delete(vm, node.id, {
+          onProgress: (done, total) => job.progress(done, total),
+          signal: job.signal,
+        }),
+      vm,
+    ),
   );
 }
 

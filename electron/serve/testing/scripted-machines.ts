@@ -819,10 +819,10 @@ export function scriptedAddon(
     imageWrite: (...args) => real().imageWrite(...args),
     openDiskImage: (...args) => real().openDiskImage(...args),
     // nativeDiskLayerOps also takes a promise of the result: a slow merge without blocking.
-    imageMergeLayer: ((layer: string, child: string) =>
+    imageMergeLayer: ((layer, child, options) =>
       mergeDelayMs > 0
-        ? sleep(mergeDelayMs).then(() => real().imageMergeLayer(layer, child))
-        : real().imageMergeLayer(layer, child)) as NativeAddon['imageMergeLayer'],
+        ? sleep(mergeDelayMs).then(() => real().imageMergeLayer(layer, child, options))
+        : real().imageMergeLayer(layer, child, options)) as NativeAddon['imageMergeLayer'],
     imageRebase: (...args) => real().imageRebase(...args),
   };
 }

@@ -417,16 +417,50 @@ export interface LayerMergeResult {
   alreadyMerged: boolean;
 }
 
+/** How `imageMergeLayer` runs. */
+export interface LayerMergeOptions {
+  /**
+   * Bytes of the child's virtual disk dealt with so far, of its virtual size: from (0, total)
+   * to (total, total) on success, never decreasing, throttled (at most every 4 MiB, and one
+   * call queued at a time). Never called after the promise settles.
+   */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Stops the merge between two ranges (at most 4 MiB apart): the promise rejects with an
+   * AbortError (`code` 'ABORT_ERR', `cause` the signal's reason). The child then still uses
+   * the layer and reads as before, with some of the layer's ranges already its own; the layer
+   * is untouched; running the merge again finishes it. Already aborted: nothing is done.
+   */
+  signal?: AbortSignal;
+  /**
+   * Copy the layer's ranges into the child but leave the child backed by the layer (no
+   * rebase): the long part of a merge, done before the caller commits to it. A later full
+   * merge then only rebases.
+   */
+  copyOnly?: boolean;
+}
+
+/** The rejection of a merge stopped by its signal. */
+export interface MergeAbortError extends Error {
+  name: 'AbortError';
+  code: 'ABORT_ERR';
+}
+
 export interface NativeAddon extends DiskImageAddon {
   /**
    * Deleting a snapshot layer: fills every range of `childPath` (a qcow2 image whose backing
    * file is `layerPath`) that the child does not define itself with what the layer defines
    * there, then makes the layer's own backing file the child's (or none). The child reads the
-   * same before, during and after, even if interrupted; run it again to finish. The layer is
-   * not modified. Runs on the image I/O thread; rejects with an Error with an IMAGE_* `code`
-   * (IMAGE_BACKING_CHAIN when the child does not use the layer).
+   * same before, during and after, even if interrupted or cancelled; run it again to finish.
+   * The layer is not modified. Runs on the image I/O thread; rejects with an Error with an
+   * IMAGE_* `code` (IMAGE_BACKING_CHAIN when the child does not use the layer), or with an
+   * AbortError (ABORT_ERR) when `options.signal` stopped it.
    */
-  imageMergeLayer(layerPath: string, childPath: string): Promise<LayerMergeResult>;
+  imageMergeLayer(
+    layerPath: string,
+    childPath: string,
+    options?: LayerMergeOptions,
+  ): Promise<LayerMergeResult>;
   /**
    * Points a qcow2 image at another backing file (stored as given, relative to the image's
    * folder) or at none, without touching its content (`qemu-img rebase -u`). Synchronous.

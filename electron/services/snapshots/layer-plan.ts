@@ -199,3 +199,19 @@ export function planMerge(document: SnapshotTreeDocument, step: MergeStep): Plan
   }
   return pruneLayers(next);
 }
+
+/**
+ * Every merge `nextMerge` would hand out, in order, if each one succeeded and was committed:
+ * the work a delete is about to do (for its progress total and its pre-copy).
+ */
+export function plannedMerges(
+  document: SnapshotTreeDocument,
+  pinned: ReadonlySet<string>,
+): MergeStep[] {
+  const steps: MergeStep[] = [];
+  for (let tree = document, step = nextMerge(tree, pinned); step; step = nextMerge(tree, pinned)) {
+    steps.push(step);
+    tree = planMerge(tree, step).document;
+  }
+  return steps;
+}

@@ -109,10 +109,12 @@ class Crash {
         this.call(`createOverlay ${path.basename(file)}`, async () => {
           await real.createOverlay(file, backing);
         }),
-      mergeLayer: (layer, child) =>
-        this.call(`mergeLayer ${path.basename(layer)} → ${path.basename(child)}`, async () =>
-          real.mergeLayer(layer, child),
+      mergeLayer: (layer, child, options) =>
+        this.call(
+          `mergeLayer${options?.copyOnly ? ' (copy only)' : ''} ${path.basename(layer)} → ${path.basename(child)}`,
+          async () => real.mergeLayer(layer, child, options),
         ),
+      virtualSize: (file) => real.virtualSize(file),
       fileBytes: (file) =>
         this.call(`fileBytes ${path.basename(file)}`, () => real.fileBytes(file)),
     };

@@ -803,6 +803,7 @@ describe('nativeDiskLayerOps', () => {
   test('without imageMergeLayer in the addon, merging fails with a clear message', async () => {
     const ops = nativeDiskLayerOps({
       imageCreate: (file, options) => addon().imageCreate(file, options),
+      imageInfo: (file) => addon().imageInfo(file),
     });
     await assert.rejects(async () => ops.mergeLayer('/a', '/b'), /cannot merge disk layers/);
     const vm = await freshVm({ disks: 1 });

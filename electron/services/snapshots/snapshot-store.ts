@@ -23,7 +23,7 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { KeyedMutex } from '../library/keyed-mutex.ts';
 import { IssueList, formatIssues } from '../library/validation.ts';
-import type { DiskLayerOps } from './disk-layer-ops.ts';
+import { isMergeAborted, type DiskLayerOps } from './disk-layer-ops.ts';
 import {
   nextMerge,
   pinnedLayers,
@@ -31,6 +31,7 @@ import {
   planMerge,
   planRevert,
   planTake,
+  plannedMerges,
   pruneLayers,
   retainedLayers,
 } from './layer-plan.ts';
@@ -126,6 +127,39 @@ export interface RevertResult {
   diskFiles: string[];
   /** For a memory snapshot: the machine state to restore. */
   memory: { stateFile: string; ramFile: string } | null;
+}
+
+export interface DeleteOptions {
+  /** The VM runs (in this process): its chain is pinned, merges into it wait. */
+  vmRunning: boolean;
+  /**
+   * Bytes of the merges done so far, of all of them (each merge counts its dependent's
+   * virtual size): from (0, total) up to (total, total), never decreasing. (0, 0) when
+   * nothing is merged.
+   */
+  onProgress?: (done: number, total: number) => void;
+  /** Cancels the delete until it commits (see `delete`): it then throws the signal's reason. */
+  signal?: AbortSignal;
+}
+
+interface MergePlanEntry {
+  layer: string;
+  dependent: string;
+  /** The dependent's virtual size. */
+  size: number;
+  /** Backed by the layer before any merge: copied before ➊. */
+  copyAhead: boolean;
+  /** Its copy-only merge finished. */
+  copied: boolean;
+  done: number;
+}
+
+interface MergePlan {
+  entries: MergePlanEntry[];
+  report(entry: MergePlanEntry, done: number): void;
+  find(layer: string, dependent: string): MergePlanEntry | undefined;
+  /** Everything done (or all that will be): reports the total. */
+  finish(): void;
 }
 
 export interface CollectResult {
@@ -693,8 +727,17 @@ export class SnapshotStore {
    * Deletes a snapshot: its children move up to its parent, its layer is merged into each
    * layer that depends on it (or kept hidden while `vmRunning` and the VM has that layer
    * open), and its files go. A base disk is never merged or deleted.
+   *
+   * The merges' data is copied first, before anything is committed (copy-only merges: each
+   * dependent takes the layer's ranges but stays backed by it, reading the same); then the
+   * node goes (➊) and the merges, now only rebases, are done and committed one by one. So
+   * `signal` cancels the long part: aborted before ➊, the delete throws the signal's reason
+   * and the tree is as it was (the snapshot is still there; the dependents hold copies of
+   * its data, which a retry does not copy again). From ➊ on it runs to the end. Merges that
+   * could not be copied ahead (into a layer that only becomes a dependent once an older
+   * retained layer above it is merged) copy after ➊, with progress, not cancellable.
    */
-  async delete(id: string, options: { vmRunning: boolean }): Promise<CollectResult> {
+  async delete(id: string, options: DeleteOptions): Promise<CollectResult> {
     return this.#mutate({ disks: true }, async () => {
       const snapshot = this.#require(id);
       if (snapshot.protectedBy.length > 0) {
@@ -705,10 +748,16 @@ export class SnapshotStore {
             'Delete the clones or make them full clones first.',
         );
       }
+      options.signal?.throwIfAborted();
       const plan = planDeleteNode(this.#document, id);
+      const merges = await this.#mergeProgress(plan.document, options);
+      await this.#copyAhead(merges, options.signal);
+      // The last point where a cancel leaves the tree as it was.
+      options.signal?.throwIfAborted();
       await this.#commit(plan.document);
       const freed = await this.#discard(plan.droppedLayers, [id]);
-      const collected = await this.#collect(options.vmRunning);
+      const collected = await this.#collect(options.vmRunning, merges);
+      if (collected.collectProblem === undefined) merges.finish();
       return { ...collected, freedBytes: freed + collected.freedBytes };
     });
   }
@@ -862,7 +911,86 @@ export class SnapshotStore {
     }
   }
 
-  async #collect(vmRunning: boolean): Promise<CollectResult> {
+  /**
+   * The merges a delete is about to do (`tree` is the tree after ➊) with their sizes, and
+   * the progress over all of them: bytes of the dependents' virtual disks dealt with, of
+   * their sum; never decreasing.
+   */
+  async #mergeProgress(tree: SnapshotTreeDocument, options: DeleteOptions): Promise<MergePlan> {
+    const steps = plannedMerges(tree, pinnedLayers(tree, { vmRunning: options.vmRunning }));
+    const entries: MergePlanEntry[] = [];
+    for (const step of steps) {
+      const layer = step.layer.file;
+      const dependent = step.dependent.file;
+      if (entries.some((e) => e.layer === layer && e.dependent === dependent)) continue;
+      let size = 0;
+      try {
+        size = await this.#ops.virtualSize(this.#layout.layerPath(dependent));
+      } catch {
+        // Unreadable: the merge will say why; it just does not count.
+      }
+      // Copied ahead only where the dependent is backed by the layer now, before any merge.
+      const copyAhead = tree.layers.some((l) => l.file === dependent && l.backing === layer);
+      entries.push({ layer, dependent, size, copyAhead, copied: false, done: 0 });
+    }
+    const total = entries.reduce((sum, entry) => sum + entry.size, 0);
+    let reported = -1;
+    const emit = () => {
+      const done = Math.min(
+        total,
+        entries.reduce((sum, entry) => sum + entry.done, 0),
+      );
+      if (done <= reported) return;
+      reported = done;
+      options.onProgress?.(done, total);
+    };
+    emit();
+    return {
+      entries,
+      report: (entry, done) => {
+        entry.done = Math.max(entry.done, Math.min(done, entry.size));
+        emit();
+      },
+      find: (layer, dependent) =>
+        entries.find((e) => e.layer === layer && e.dependent === dependent),
+      finish: () => {
+        for (const entry of entries) entry.done = entry.size;
+        emit();
+      },
+    };
+  }
+
+  /**
+   * Copy-only merges of every planned merge whose dependent is backed by the layer now.
+   * Nothing is committed: the dependents read the same and stay on the layer. A cancel
+   * throws the signal's reason; another failure stops the copying (the merge after ➊ meets
+   * it again and reports it as collectProblem, as before).
+   */
+  async #copyAhead(merges: MergePlan, signal: AbortSignal | undefined): Promise<void> {
+    for (const entry of merges.entries) {
+      if (!entry.copyAhead) continue;
+      signal?.throwIfAborted();
+      try {
+        await this.#ops.mergeLayer(
+          this.#layout.layerPath(entry.layer),
+          this.#layout.layerPath(entry.dependent),
+          {
+            copyOnly: true,
+            onProgress: (done) => merges.report(entry, done),
+            ...(signal ? { signal } : {}),
+          },
+        );
+      } catch (error) {
+        signal?.throwIfAborted();
+        if (isMergeAborted(error)) throw error;
+        return;
+      }
+      entry.copied = true;
+      merges.report(entry, entry.size);
+    }
+  }
+
+  async #collect(vmRunning: boolean, merges?: MergePlan): Promise<CollectResult> {
     const pinned = pinnedLayers(this.#document, { vmRunning });
     let freedBytes = 0;
     let collectProblem: string | undefined;
@@ -873,8 +1001,17 @@ export class SnapshotStore {
     ) {
       const layer = this.#layout.layerPath(step.layer.file);
       const dependent = this.#layout.layerPath(step.dependent.file);
+      const entry = merges?.find(step.layer.file, step.dependent.file);
       try {
-        await this.#ops.mergeLayer(layer, dependent);
+        // Not cancellable: the node is gone already. What was copied ahead is only rebased.
+        await this.#ops.mergeLayer(
+          layer,
+          dependent,
+          merges && entry && !entry.copied
+            ? { onProgress: (done) => merges.report(entry, done) }
+            : undefined,
+        );
+        if (merges && entry) merges.report(entry, entry.size);
       } catch (error) {
         collectProblem = `Could not merge ${layer} into ${dependent}: ${messageOf(error)}`;
         break;

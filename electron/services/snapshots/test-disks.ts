@@ -12,7 +12,12 @@ import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import { loadNativeAddon } from '../native/load-addon.ts';
 import type { NativeAddon } from '../native/native-addon.ts';
-import { backingReference, nativeDiskLayerOps, type DiskLayerOps } from './disk-layer-ops.ts';
+import {
+  backingReference,
+  nativeDiskLayerOps,
+  type DiskLayerOps,
+  type MergeLayerOptions,
+} from './disk-layer-ops.ts';
 import { referencedEntries } from './snapshot-gc.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 import { validateSnapshotTree, type SnapshotTreeDocument } from './snapshot-tree.ts';
@@ -29,7 +34,7 @@ export function addon(): NativeAddon {
 
 /** The merge as it may or may not exist in the addon that was built. */
 type MergeCapable = Omit<NativeAddon, 'imageMergeLayer'> & {
-  imageMergeLayer?: (layerPath: string, childPath: string) => unknown;
+  imageMergeLayer?: (layerPath: string, childPath: string, options?: MergeLayerOptions) => unknown;
 };
 
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -41,8 +46,15 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
-export async function mergeLayerInJs(layerPath: string, childPath: string): Promise<string> {
+export async function mergeLayerInJs(
+  layerPath: string,
+  childPath: string,
+  options: MergeLayerOptions = {},
+): Promise<string> {
   const native = addon();
+  options.signal?.throwIfAborted();
+  // Copying ahead is an optimisation: the content does not change, so doing nothing keeps it.
+  if (options.copyOnly) return 'copied';
   const child = await native.imageInfo(childPath);
   const layer = await native.imageInfo(layerPath);
   const childBacking = child.backingChain[0]?.path;

@@ -252,9 +252,15 @@ test('snapshots deleted while the VM runs wait as retained layers; stopping it m
 
   // B's layer lies under C's, which the VM has open; C's under the VM's overlay.
   const mark = watch.mark();
-  const deletedB = await stack.snapshots.delete(vm, 'B');
+  // The host reports the delete's progress (operation 'delete'): nothing to merge while the
+  // VM pins B's layer, so (0, 0).
+  const deleteProgress: [number, number][] = [];
+  const deletedB = await stack.snapshots.delete(vm, 'B', {
+    onProgress: (done, total) => deleteProgress.push([done, total]),
+  });
   assert.equal(deletedB.snapshot.id, b.node.id);
   assert.equal(deletedB.retainedLayers, 1);
+  assert.deepEqual(deleteProgress, [[0, 0]]);
   const deletedC = await cliJson<{ retainedLayers: number }>(['snapshot', 'delete', 'delete', 'C']);
   assert.equal(deletedC.retainedLayers, 2);
   const tree = await stack.snapshots.list(vm);

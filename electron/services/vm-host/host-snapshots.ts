@@ -27,7 +27,7 @@ import type {
 } from '../snapshots/snapshot-store.ts';
 import { HostProtocolError } from './protocol.ts';
 
-/** A take or suspend writing RAM: the wire's VmProgress. */
+/** A take or suspend writing RAM, a delete merging layers: the wire's VmProgress. */
 export type SnapshotProgress = VmProgress;
 
 export interface HostSnapshotsOptions {
@@ -116,8 +116,18 @@ export class HostSnapshots {
     return this.#serialized(() => this.#revert(id));
   }
 
+  /**
+   * Deletes a snapshot, reporting the merges' progress (operation 'delete'). Not cancellable:
+   * a client's cancel would need to name its own request among the queued ones, and the
+   * merges it could stop are the few the running VM does not pin.
+   */
   delete(id: string): Promise<CollectResult> {
-    return this.#serialized(() => this.#options.store.delete(id, { vmRunning: true }));
+    return this.#serialized(() =>
+      this.#options.store.delete(id, {
+        vmRunning: true,
+        onProgress: (done, total) => this.#options.progress({ operation: 'delete', done, total }),
+      }),
+    );
   }
 
   /**

@@ -21,6 +21,7 @@
  */
 import type { MachineState, MachineStats, ResetCause, StopReason } from '../native/native-addon.ts';
 import type { CollectResult, SnapshotNode, SnapshotTree } from '../snapshots/snapshot-store.ts';
+import type { VmProgress } from '../../common/snapshot-types.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -178,6 +179,10 @@ export interface HostMethodMap {
   snapshotTake: { params: { name: string; description?: string }; result: SnapshotNode };
   /** Go to a snapshot (by id, or by name when unique): 'running' for a memory snapshot, else the VM powers off. */
   snapshotRevert: { params: { snapshot: string }; result: { state: 'running' | 'stopped' } };
+  /**
+   * Deletes a snapshot; `progress` events (operation 'delete') report the merges' bytes. Not
+   * cancellable: it runs to the end once asked (docs/ipc.md, Jobs).
+   */
   snapshotDelete: { params: { snapshot: string }; result: CollectResult };
   /** Marks a snapshot as used (or no longer used) by a linked clone, which protects it. */
   snapshotProtect: {
@@ -236,8 +241,11 @@ export interface HostEventMap {
   exit: LastExit;
   /** The client broke the protocol and is being disconnected. */
   'protocol-error': HostErrorData;
-  /** A long operation's progress (bytes done of total). */
-  progress: { operation: 'take' | 'suspend'; done: number; total: number };
+  /**
+   * A long operation's progress (bytes done of total): the RAM a take or a suspend saves, the
+   * disk layers a delete merges.
+   */
+  progress: VmProgress;
 }
 
 export type HostEventName = keyof HostEventMap;

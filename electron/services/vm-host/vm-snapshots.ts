@@ -29,6 +29,13 @@ export interface TakeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+export interface DeleteSnapshotOptions {
+  /** Bytes of the layer merges dealt with so far, of their total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Cancels a delete of a VM that is off, until it commits; ignored by a running VM's host. */
+  signal?: AbortSignal;
+}
+
 /** A VM host starting or finishing holds the lock briefly: how long to wait for it. */
 const LOCK_ATTEMPTS = 20;
 const LOCK_RETRY_MS = 250;
@@ -57,7 +64,9 @@ export class VmSnapshots {
     return this.#either<SnapshotTakeResult>(vm, {
       host: async (client) => {
         const off = options.onProgress
-          ? client.on('progress', (event) => options.onProgress?.(event.done, event.total))
+          ? client.on('progress', (event) => {
+              if (event.operation === 'take') options.onProgress?.(event.done, event.total);
+            })
           : undefined;
         try {
           return { snapshot: await client.call('snapshotTake', params), withMemory: true };
@@ -107,18 +116,42 @@ export class VmSnapshots {
     });
   }
 
+  /**
+   * Deletes a snapshot. `onProgress` gets the bytes its layer merges have dealt with, of
+   * their total. `signal` cancels it while the VM is off, until the store commits (see
+   * SnapshotStore.delete; the tree is then as it was); a running VM's host runs it to the end.
+   */
   async delete(
     vm: LibraryVm,
     snapshot: string,
+    options: DeleteSnapshotOptions = {},
   ): Promise<CollectResult & { snapshot: SnapshotNode }> {
     return this.#either(vm, {
       host: async (client) => {
         const node = findSnapshot(await client.call('snapshotList'), snapshot);
-        return { ...(await client.call('snapshotDelete', { snapshot: node.id })), snapshot: node };
+        // The host reports to every connection: only its delete's progress counts here.
+        const off = options.onProgress
+          ? client.on('progress', (event) => {
+              if (event.operation === 'delete') options.onProgress?.(event.done, event.total);
+            })
+          : undefined;
+        try {
+          return {
+            ...(await client.call('snapshotDelete', { snapshot: node.id })),
+            snapshot: node,
+          };
+        } finally {
+          off?.();
+        }
       },
       store: async (store) => {
         const node = store.findByName(snapshot);
-        return { ...(await store.delete(node.id, { vmRunning: false })), snapshot: node };
+        const deleted = await store.delete(node.id, {
+          vmRunning: false,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return { ...deleted, snapshot: node };
       },
     });
   }

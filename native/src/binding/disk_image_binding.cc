@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -342,23 +344,223 @@ Napi::Value image_write(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------
-// Snapshot layers. Synchronous for now: the calling thread waits for the copy.
+// Snapshot layers.
 
-// On the image I/O thread: merging a multi-GiB layer takes seconds, and the VM host that
-// runs it must keep answering its clients meanwhile.
+// One imageMergeLayer call's link between the JS thread and the image I/O thread: the
+// progress to report (only the latest value is kept, and at most one call to onProgress is
+// queued at a time: a slow JS thread sees fewer, never stale, reports) and the cancel flag
+// the signal's 'abort' listener sets. The JS references are released on the JS thread when
+// the merge settles; at environment teardown they are left to the environment.
+class MergeCall {
+ public:
+  std::stop_source stop;
+
+  // JS thread.
+  void start_progress(Napi::Env env, Napi::Function on_progress) {
+    progress_ = Napi::ThreadSafeFunction::New(env, on_progress, "nestbox-merge-progress", 0, 1);
+    has_progress_ = true;
+  }
+
+  // JS thread: cancel when `signal` aborts (the caller checked it is not aborted yet).
+  void listen(Napi::Env env, Napi::Object signal, const std::shared_ptr<MergeCall>& self) {
+    std::weak_ptr<MergeCall> weak = self;
+    Napi::Function listener = Napi::Function::New(env, [weak](const Napi::CallbackInfo&) {
+      if (auto call = weak.lock()) call->stop.request_stop();
+    });
+    signal.Get("addEventListener").As<Napi::Function>().Call(signal, {Napi::String::New(env, "abort"), listener});
+    signal_ = Napi::Persistent(signal);
+    signal_.SuppressDestruct();
+    listener_ = Napi::Persistent(listener);
+    listener_.SuppressDestruct();
+  }
+
+  // Image I/O thread.
+  void report(std::uint64_t done, std::uint64_t total) {
+    if (!has_progress_) return;
+    std::lock_guard lock(mutex_);
+    latest_ = {done, total};
+    if (queued_) return;
+    queued_ = true;
+    auto self = self_.lock();
+    if (!self) return;
+    const napi_status status = progress_.NonBlockingCall([self](Napi::Env env, Napi::Function on_progress) {
+      if (static_cast<napi_env>(env) != nullptr && !on_progress.IsEmpty()) self->deliver_progress(env, on_progress);
+    });
+    if (status != napi_ok) queued_ = false;
+  }
+
+  // Image I/O thread, when the merge has ended: no more reports.
+  void end_progress() {
+    if (!has_progress_) return;
+    std::lock_guard lock(mutex_);
+    if (!released_) {
+      released_ = true;
+      progress_.Release();
+    }
+  }
+
+  // JS thread, as the promise settles: reports what was not reported yet (so the last value
+  // seen is the last one sent), then no more; drops the abort listener.
+  void settle(Napi::Env env, const Napi::Function& on_progress) {
+    if (!on_progress.IsEmpty()) deliver_progress(env, on_progress);
+    {
+      std::lock_guard lock(mutex_);
+      settled_ = true;
+    }
+    if (!signal_.IsEmpty()) {
+      Napi::Object signal = signal_.Value();
+      signal.Get("removeEventListener")
+          .As<Napi::Function>()
+          .Call(signal, {Napi::String::New(env, "abort"), listener_.Value()});
+      signal_.Reset();
+      listener_.Reset();
+    }
+  }
+
+  // The signal's reason, for the cancelled error's `cause` (JS thread).
+  Napi::Value abort_reason(Napi::Env env) const {
+    return signal_.IsEmpty() ? env.Undefined() : signal_.Value().Get("reason");
+  }
+
+  void set_self(const std::shared_ptr<MergeCall>& self) { self_ = self; }
+
+  ~MergeCall() { end_progress(); }
+
+ private:
+  struct Value {
+    std::uint64_t done = 0;
+    std::uint64_t total = 0;
+  };
+
+  void deliver_progress(Napi::Env env, const Napi::Function& on_progress) {
+    Value value;
+    {
+      std::lock_guard lock(mutex_);
+      queued_ = false;
+      if (settled_ || !latest_ || (delivered_ && delivered_->done == latest_->done && delivered_->total == latest_->total)) {
+        return;
+      }
+      value = *latest_;
+      delivered_ = value;
+    }
+    // A throwing onProgress is the caller's bug; it must not become the merge's result.
+    try {
+      on_progress.Call({u64_number(env, value.done), u64_number(env, value.total)});
+    } catch (const Napi::Error&) {
+    }
+  }
+
+  std::mutex mutex_;
+  std::weak_ptr<MergeCall> self_;
+  Napi::ThreadSafeFunction progress_;
+  bool has_progress_ = false;
+  bool released_ = false;
+  bool queued_ = false;
+  bool settled_ = false;
+  std::optional<Value> latest_;
+  std::optional<Value> delivered_;
+  Napi::ObjectReference signal_;
+  Napi::FunctionReference listener_;
+};
+
+Napi::Error merge_cancelled_error(Napi::Env env, const std::string& message, Napi::Value reason) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("name", "AbortError");
+  error.Set("code", "ABORT_ERR");
+  if (!reason.IsUndefined()) error.Set("cause", reason);
+  return error;
+}
+
+// imageMergeLayer(layerPath, childPath, { onProgress?, signal?, copyOnly? }), on the image
+// I/O thread: merging a multi-GiB layer takes seconds, and the VM host that runs it must keep
+// answering its clients meanwhile. A signal that aborts stops the merge between ranges; the
+// promise then rejects with an AbortError (code ABORT_ERR, `cause` the signal's reason).
 Napi::Value image_merge_layer(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   const std::string layer = string_arg(info, 0, "layerPath");
   const std::string child = string_arg(info, 1, "childPath");
-  return worker_for(env).submit(env, [layer, child]() -> Completion {
-    const block::LayerMergeResult result = block::merge_layer_into_child(layer, child);
-    return [result](Napi::Env e) -> Napi::Value {
-      Napi::Object out = Napi::Object::New(e);
-      out.Set("bytesCopied", u64_number(e, result.bytes_copied));
-      out.Set("clustersCopied", u64_number(e, result.clusters_copied));
-      out.Set("alreadyMerged", result.already_merged);
-      return out;
+  auto call = std::make_shared<MergeCall>();
+  call->set_self(call);
+  bool copy_only = false;
+  Napi::Function on_progress;
+  Napi::Object signal;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsObject()) throw Napi::TypeError::New(env, "imageMergeLayer: options must be an object");
+    const Napi::Object options = info[2].As<Napi::Object>();
+    const Napi::Value progress = options.Get("onProgress");
+    if (!progress.IsUndefined()) {
+      if (!progress.IsFunction()) throw Napi::TypeError::New(env, "imageMergeLayer: onProgress must be a function");
+      on_progress = progress.As<Napi::Function>();
+    }
+    const Napi::Value abort_signal = options.Get("signal");
+    if (!abort_signal.IsUndefined()) {
+      if (!abort_signal.IsObject() || !abort_signal.As<Napi::Object>().Get("addEventListener").IsFunction() ||
+          !abort_signal.As<Napi::Object>().Get("removeEventListener").IsFunction()) {
+        throw Napi::TypeError::New(env, "imageMergeLayer: signal must be an AbortSignal");
+      }
+      signal = abort_signal.As<Napi::Object>();
+    }
+    const Napi::Value only = options.Get("copyOnly");
+    if (!only.IsUndefined()) {
+      if (!only.IsBoolean()) throw Napi::TypeError::New(env, "imageMergeLayer: copyOnly must be a boolean");
+      copy_only = only.As<Napi::Boolean>().Value();
+    }
+  }
+  if (!signal.IsEmpty() && signal.Get("aborted").ToBoolean().Value()) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(merge_cancelled_error(env, child + ": merging " + layer + " was cancelled before it started",
+                                          signal.Get("reason"))
+                        .Value());
+    return deferred.Promise();
+  }
+  if (!on_progress.IsEmpty()) call->start_progress(env, on_progress);
+  if (!signal.IsEmpty()) call->listen(env, signal, call);
+  // onProgress is kept alive by the thread-safe function until end_progress, and called
+  // once more from the completion below (on the JS thread, while still referenced).
+  auto progress_reference = std::make_shared<Napi::FunctionReference>();
+  if (!on_progress.IsEmpty()) {
+    *progress_reference = Napi::Persistent(on_progress);
+    progress_reference->SuppressDestruct();
+  }
+  return worker_for(env).submit(env, [layer, child, call, copy_only, progress_reference]() -> Completion {
+    block::LayerMergeOptions options;
+    options.stop = call->stop.get_token();
+    options.copy_only = copy_only;
+    MergeCall* const merge = call.get();
+    options.progress = [merge](std::uint64_t done, std::uint64_t total) { merge->report(done, total); };
+    auto finish = [call, progress_reference](Napi::Env e) {
+      Napi::Function on_progress;
+      if (!progress_reference->IsEmpty()) on_progress = progress_reference->Value();
+      call->settle(e, on_progress);
+      progress_reference->Reset();
     };
+    try {
+      const block::LayerMergeResult result = block::merge_layer_into_child(layer, child, options);
+      call->end_progress();
+      return [result, finish](Napi::Env e) -> Napi::Value {
+        finish(e);
+        Napi::Object out = Napi::Object::New(e);
+        out.Set("bytesCopied", u64_number(e, result.bytes_copied));
+        out.Set("clustersCopied", u64_number(e, result.clusters_copied));
+        out.Set("alreadyMerged", result.already_merged);
+        return out;
+      };
+    } catch (const block::LayerMergeCancelled& cancelled) {
+      call->end_progress();
+      const std::string message = cancelled.what();
+      return [message, call, finish](Napi::Env e) -> Napi::Value {
+        Napi::Value reason = call->abort_reason(e);
+        finish(e);
+        throw merge_cancelled_error(e, message, reason);
+      };
+    } catch (const std::exception& error) {
+      call->end_progress();
+      Completion reject = rejection(error);
+      return [reject, finish](Napi::Env e) -> Napi::Value {
+        finish(e);
+        return reject(e);
+      };
+    }
   });
 }
 

@@ -218,6 +218,23 @@ void rebase_backing_file(const std::string& child_path, const std::string& backi
 //    file and reports already_merged instead of refusing.
 LayerMergeResult merge_layer_into_child(const std::string& layer_path, const std::string& child_path,
                                         const LayerMergeProgress& progress) {
+  LayerMergeOptions options;
+  options.progress = progress;
+  return merge_layer_into_child(layer_path, child_path, options);
+}
+
+// Cancelling (LayerMergeOptions::stop) relies on the same property: the stop is taken only
+// between ranges and between the (at most 4 MiB) pieces of a copy, never inside a
+// Qcow2Image call, and the child's backing reference is still the layer then (the rebase
+// comes last, after the copy). Every range the child holds by then it took from the layer,
+// where it used to read that very content through its backing file (a piece that starts or
+// ends inside a child cluster is completed from the backing file, the layer, by
+// Qcow2Image's copy-on-write), and everything else it still reads through the layer. So a
+// cancelled child reads exactly as before; it is closed normally (metadata written, marked
+// clean), and a later merge skips what it already holds.
+LayerMergeResult merge_layer_into_child(const std::string& layer_path, const std::string& child_path,
+                                        const LayerMergeOptions& options) {
+  const LayerMergeProgress& progress = options.progress;
   LayerMergeResult result;
   if (probe_image_format(layer_path) != ImageFormat::Qcow2) {
     throw DiskImageError(DiskImageErrorCode::InvalidArgument,
@@ -301,9 +318,17 @@ LayerMergeResult merge_layer_into_child(const std::string& layer_path, const std
   };
   if (progress) progress(0, total);
 
+  auto check_stop = [&] {
+    if (options.stop.stop_requested()) {
+      throw LayerMergeCancelled(child_path + ": merging " + layer_path +
+                                " was cancelled; the image reads as before and still uses it");
+    }
+  };
+
   std::vector<std::uint8_t> buffer;
   auto copy = [&](std::uint64_t from, std::uint64_t to, bool zero) {
     for (std::uint64_t at = from; at < to;) {
+      check_stop();
       const std::uint64_t end = std::min(to, (at / kCopyChunk + 1) * kCopyChunk);
       if (zero) {
         child.write_zeroes(at, end - at);
@@ -321,28 +346,38 @@ LayerMergeResult merge_layer_into_child(const std::string& layer_path, const std
   };
 
   std::uint64_t position = 0;
-  while (position < zero_end) {
-    const Qcow2Allocation source = position < layer_end
-                                       ? layer.allocation_status(position, layer_end - position)
-                                       : Qcow2Allocation{.allocated = true, .zero = true, .length = zero_end - position};
-    const std::uint64_t source_end = position + source.length;
-    if (!source.allocated) {
-      position = source_end;
-      report(position);
-      continue;
+  try {
+    while (position < zero_end) {
+      check_stop();
+      const Qcow2Allocation source =
+          position < layer_end ? layer.allocation_status(position, layer_end - position)
+                               : Qcow2Allocation{.allocated = true, .zero = true, .length = zero_end - position};
+      const std::uint64_t source_end = position + source.length;
+      if (!source.allocated) {
+        position = source_end;
+        report(position);
+        continue;
+      }
+      while (position < source_end) {
+        check_stop();
+        const Qcow2Allocation target = child.allocation_status(position, source_end - position);
+        if (!target.allocated) copy(position, position + target.length, source.zero);
+        position += target.length;
+        report(position);
+      }
     }
-    while (position < source_end) {
-      const Qcow2Allocation target = child.allocation_status(position, source_end - position);
-      if (!target.allocated) copy(position, position + target.length, source.zero);
-      position += target.length;
-      report(position);
-    }
+  } catch (const LayerMergeCancelled&) {
+    // Closed here rather than by the destructors, so a failure to write the child's
+    // metadata is reported instead of the cancel.
+    child_image->close();
+    layer_image->close();
+    throw;
   }
   report(total);
 
   child_image->close();
   layer_image->close();
-  rebase_backing_file(child_path, new_name, new_format);
+  if (!options.copy_only) rebase_backing_file(child_path, new_name, new_format);
   return result;
 }
 

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
+#include <stop_token>
 #include <string>
 
 #include "block/disk_image_error.h"
@@ -22,6 +24,27 @@ namespace nestbox::block {
 // far and the virtual size. Throwing from it cancels the merge: the exception
 // propagates, the child stays valid, reads unchanged and still uses the layer.
 using LayerMergeProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+struct LayerMergeOptions {
+  // See LayerMergeProgress; called from the merging thread, at most every 4 MiB of the
+  // child's virtual disk and once at the end with done == total.
+  LayerMergeProgress progress;
+  // Checked before every range and every piece of a copy (at most 4 MiB): once a stop is
+  // requested, the merge closes both images cleanly and throws LayerMergeCancelled. The
+  // child then holds some of the layer's ranges, still names the layer as its backing file,
+  // and reads exactly as before; the layer is untouched; a later run finishes the job.
+  std::stop_token stop;
+  // Copy only: give the child the layer's ranges but leave it backed by the layer (no
+  // rebase). The child reads the same; a later full merge then only has the rebase left.
+  // Lets a caller do the long part before committing to the change (deleting a snapshot).
+  bool copy_only = false;
+};
+
+// A stop requested through LayerMergeOptions::stop; see there for what the images hold.
+class LayerMergeCancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct LayerMergeResult {
   // Guest bytes the child took over from the layer (data and zero ranges).
@@ -44,6 +67,8 @@ struct LayerMergeResult {
 // InvalidArgument when the layer is raw (a base disk is never merged), and
 // whatever opening or writing either image throws. Safe to run again after a
 // crash or a failure at any point. Neither image may be in use elsewhere.
+LayerMergeResult merge_layer_into_child(const std::string& layer_path, const std::string& child_path,
+                                        const LayerMergeOptions& options);
 LayerMergeResult merge_layer_into_child(const std::string& layer_path, const std::string& child_path,
                                         const LayerMergeProgress& progress = {});
 

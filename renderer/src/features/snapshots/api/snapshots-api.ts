@@ -33,6 +33,9 @@ export interface SnapshotsApi {
   remove(vmId: string, snapshotId: string): Promise<SnapshotDeleteResult>;
   /** `snapshots.rename`. */
   rename(vmId: string, snapshotId: string, name: string): Promise<WireSnapshotNode>;
-  /** `vm.progress` while a take saves a running VM's memory. Returns the unsubscribe. */
+  /**
+   * `vm.progress`: a running VM's long operations (a take saving memory, a delete merging
+   * layers). Returns the unsubscribe.
+   */
   watchProgress?(vmId: string, onProgress: (progress: VmProgress) => void): () => void;
 }

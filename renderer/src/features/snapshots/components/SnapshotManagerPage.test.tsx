@@ -118,6 +118,12 @@ describe('Snapshot manager page', () => {
       'aria-valuenow',
       '25',
     );
+    // Another operation's progress (a delete merging layers) is not the take's.
+    act(() => report({ operation: 'delete', done: 1000, total: 1000 }));
+    expect(screen.getByRole('progressbar', { name: 'Saving memory…' })).toHaveAttribute(
+      'aria-valuenow',
+      '25',
+    );
 
     await act(async () => finish());
     expect(await screen.findByText('Took snapshot Snapshot 2')).toBeInTheDocument();

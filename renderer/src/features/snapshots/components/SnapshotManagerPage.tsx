@@ -76,9 +76,11 @@ export function SnapshotManagerPage({
   async function take(snapshot: { name: string; description: string }) {
     // A running VM saves its RAM: follow it (subscribed before asking, closed after).
     const stop = running
-      ? api.watchProgress?.(vmId, ({ done, total }) =>
-          setProgress({ label: 'Saving memory…', fraction: total > 0 ? done / total : null }),
-        )
+      ? api.watchProgress?.(vmId, ({ operation, done, total }) => {
+          // The host reports every long operation (another client's delete too): only the take's.
+          if (operation !== 'take') return;
+          setProgress({ label: 'Saving memory…', fraction: total > 0 ? done / total : null });
+        })
       : undefined;
     try {
       const result = await change(() =>
