@@ -340,26 +340,39 @@ class FakeHost {
   }
 }
 
-test('vms.suspend and vm.progress through a running VM host (a fake one)', async (t) => {
-  const { addon, open, vm } = await setUp(t);
-  const host = new FakeHost();
+/**
+ * The services of setUp's library, with VM hosts answered by a fake registry (`status`,
+ * `connect`) instead of real host processes.
+ */
+function servicesWithFakeHosts(
+  t: { after(fn: () => Promise<void> | void): void },
+  addon: NativeAddon,
+  open: Awaited<ReturnType<typeof setUp>>['open'],
+  registry: { status: () => Promise<unknown>; connect: () => Promise<unknown> },
+) {
   const services = createAppServices({
     appVersion: '0.1.0',
     env: {},
     loadNativeAddon: () => addon,
-    openVmServices: async () => {
-      const real = await open();
-      const registry = {
-        status: async () =>
-          host.suspended ? { state: 'suspended' } : { state: 'running', pid: GONE_PID },
-        connect: async () => host.connect(),
-      };
-      return { ...real, registry: registry as unknown as VmHostRegistry };
-    },
+    openVmServices: async () => ({
+      ...(await open()),
+      registry: registry as unknown as VmHostRegistry,
+    }),
   });
   t.after(() => services.close());
   const call = <C extends RequestChannel>(channel: C, request: RequestOf<C>) =>
     dispatchRequest(services.handlers, channel, request) as Promise<ResponseOf<C>>;
+  return { services, call };
+}
+
+test('vms.suspend and vm.progress through a running VM host (a fake one)', async (t) => {
+  const { addon, open, vm } = await setUp(t);
+  const host = new FakeHost();
+  const { services, call } = servicesWithFakeHosts(t, addon, open, {
+    status: async () =>
+      host.suspended ? { state: 'suspended' } : { state: 'running', pid: GONE_PID },
+    connect: async () => host.connect(),
+  });
 
   // Snapshots of a running VM are its host's; its refusals keep their message.
   assert.deepEqual(await call('snapshots.list', { id: vm.id }), host.tree);
@@ -407,22 +420,10 @@ test('a VM that stops under a snapshot list is listed from its folder; a take is
       throw new VmHostError('shutting-down', 'the VM has stopped');
     },
   };
-  const services = createAppServices({
-    appVersion: '0.1.0',
-    env: {},
-    loadNativeAddon: () => addon,
-    openVmServices: async () => {
-      const real = await open();
-      const registry = {
-        status: async () => (running ? { state: 'running', pid: GONE_PID } : { state: 'off' }),
-        connect: async () => stopping,
-      };
-      return { ...real, registry: registry as unknown as VmHostRegistry };
-    },
+  const { call } = servicesWithFakeHosts(t, addon, open, {
+    status: async () => (running ? { state: 'running', pid: GONE_PID } : { state: 'off' }),
+    connect: async () => stopping,
   });
-  t.after(() => services.close());
-  const call = <C extends RequestChannel>(channel: C, request: RequestOf<C>) =>
-    dispatchRequest(services.handlers, channel, request) as Promise<ResponseOf<C>>;
 
   const listed = await call('snapshots.list', { id: vm.id });
   assert.deepEqual(calls, ['snapshotList']);

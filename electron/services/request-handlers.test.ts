@@ -41,6 +41,15 @@ async function sandbox(t: { after(fn: () => Promise<void>): void }) {
   return { dir, env, kernel, vms: path.join(dir, 'vms') };
 }
 
+/** Waits (up to 5 s, else fails) for `done` to hold. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    assert.ok(Date.now() < deadline, 'timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 async function expectRequestError(
   promise: Promise<unknown>,
   code: string,
@@ -460,13 +469,6 @@ test('vms.import adds a VM folder where it is, and says clearly why a folder can
     end: () => undefined,
   });
   t.after(() => subscription.close());
-  const until = async (done: () => boolean) => {
-    const deadline = Date.now() + 5000;
-    while (!done()) {
-      assert.ok(Date.now() < deadline, 'timed out');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
   await until(() => lists.length === 1);
 
   const backup = path.join(dir, 'backup', 'Alpine');
@@ -648,13 +650,6 @@ test('vms.changed sends the list at once and again after a change', async (t) =>
     event: (list) => lists.push(list),
     end: (end) => ends.push(end),
   });
-  const until = async (done: () => boolean) => {
-    const deadline = Date.now() + 5000;
-    while (!done()) {
-      assert.ok(Date.now() < deadline, 'timed out');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
   await until(() => lists.length === 1);
   assert.deepEqual(lists[0]?.vms, []);
   const vm = await dispatchRequest(services.handlers, 'vms.create', { name: 'New', kernel });
