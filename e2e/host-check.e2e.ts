@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium, openPage } from './support/browser.ts';
+import { endServeRun } from './support/end-run.ts';
 import { screenshotDir, screenshotPath } from './support/paths.ts';
 import { startServeProcess, type ServeProcess } from './support/serve-process.ts';
 
@@ -34,10 +35,7 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  const code = await serve?.stop();
-  if (home) await rm(home, { recursive: true, force: true });
-  assert.equal(code, 0, `nestbox serve should stop cleanly on SIGTERM:\n${serve?.stderr()}`);
+  await endServeRun({ browser, serve, scratch: home });
 });
 
 test('the printed address opens the library; "This computer" reports KVM', async () => {

@@ -14,13 +14,14 @@
  * critical violations fail) and photographed into test-results/e2e. Needs `npm run build`.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { countingFramePixel } from '../electron/serve/testing/scripted-machines.ts';
 import { launchChromium, openPage } from './support/browser.ts';
+import { endServeRun } from './support/end-run.ts';
 import { repoRoot, screenshotDir, screenshotPath } from './support/paths.ts';
 import { screenChecks } from './support/screen-checks.ts';
 import { startServeProcess, type ServeProcess } from './support/serve-process.ts';
@@ -82,14 +83,8 @@ after(async () => {
       await callApi('vms.stop', { id: vm.id, force: true }).catch(() => undefined);
     }
   }
-  await browser?.close();
-  const code = await serve?.stop();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-  console.log(`# screenshots: ${screenshotDir}`);
-  if (screens.minorViolations.length > 0) {
-    console.log(`# axe-core, minor and moderate: ${screens.minorViolations.join(', ')}`);
-  }
-  assert.equal(code, 0, `nestbox serve should stop cleanly on SIGTERM:\n${serve?.stderr()}`);
+  screens.report();
+  await endServeRun({ browser, serve, scratch });
 });
 
 /** A channel of the HTTP API, with the token `nestbox serve` printed. */

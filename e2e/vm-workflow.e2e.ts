@@ -10,12 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openPage } from './support/browser.ts';
+import { endServeRun } from './support/end-run.ts';
 import { cliPath, repoRoot, screenshotDir, screenshotPath } from './support/paths.ts';
 import { screenChecks } from './support/screen-checks.ts';
 import { startServeProcess, type ServeProcess } from './support/serve-process.ts';
@@ -67,14 +68,8 @@ after(async () => {
       }
     })
     .catch(() => undefined);
-  await browser?.close();
-  const code = await serve?.stop();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-  console.log(`# screenshots: ${screenshotDir}`);
-  if (screens.minorViolations.length > 0) {
-    console.log(`# axe-core, minor and moderate: ${screens.minorViolations.join(', ')}`);
-  }
-  assert.equal(code, 0, `nestbox serve should stop cleanly on SIGTERM:\n${serve?.stderr()}`);
+  screens.report();
+  await endServeRun({ browser, serve, scratch });
 });
 
 const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });

@@ -5,13 +5,15 @@
  */
 import type { Page } from 'playwright-core';
 import { expectNoSeriousAxeViolations } from './axe.ts';
-import { screenshotPath } from './paths.ts';
+import { screenshotDir, screenshotPath } from './paths.ts';
 
 export interface ScreenChecks {
   /** Photographs and checks the screen on show as `name`. */
   check(name: string): Promise<void>;
   /** "screen: impact: rule" for every violation that did not fail the check. */
   readonly minorViolations: readonly string[];
+  /** Prints where the screenshots are and the minor findings, for the run's log. */
+  report(): void;
 }
 
 /** `page` is read at each check: tests open their page in a `before` hook. */
@@ -19,6 +21,12 @@ export function screenChecks(page: () => Page): ScreenChecks {
   const minorViolations: string[] = [];
   return {
     minorViolations,
+    report() {
+      console.log(`# screenshots: ${screenshotDir}`);
+      if (minorViolations.length > 0) {
+        console.log(`# axe-core, minor and moderate: ${minorViolations.join(', ')}`);
+      }
+    },
     async check(name) {
       // Let toasts and transitions settle so the picture and the check see the screen at rest.
       await page().waitForTimeout(300);
